@@ -1,0 +1,44 @@
+//! Formats that both sides of Nanolin must agree on, with no operating system and no allocator.
+//!
+//! The board verifies what the host signs, so the encodings live here once:
+//!
+//! - [`base64`]: the RFC 4648 alphabet signify and minisign use, into caller buffers;
+//! - [`armor`]: the two-line `untrusted comment:` text envelope around every key and signature;
+//! - [`key`]: signify public keys and (passphrase-encrypted) secret keys;
+//! - [`signature`]: signify signatures, with minisign's trusted comment as an optional tail;
+//! - [`verifier`]: a streaming Ed25519 verifier, fed a file of any size in pieces, in constant
+//!   memory;
+//! - [`limits`]: every size bound, as a named constant.
+//!
+//! # Trust contract
+//!
+//! Untrusted bytes enter only through the `parse` functions, which check every length, every
+//! header and every base64 symbol and name the line and column of the first fault. Values they
+//! return are well formed by construction; no accessor on them can panic. Nothing here allocates.
+#![no_std]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod armor;
+pub mod base64;
+pub mod key;
+pub mod limits;
+pub mod signature;
+pub mod verifier;
+
+pub use armor::{FormatError, FormatErrorKind};
+pub use key::{
+    KeyNumber, PublicKey, PublicKeyFile, SealedSecretKey, SecretKeyError, SecretKeyFile,
+};
+pub use signature::{Signature, SignatureFile, TrustedComment};
+pub use verifier::{SignatureVerifier, VerifyError};

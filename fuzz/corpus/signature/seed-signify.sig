@@ -1,0 +1,2 @@
+untrusted comment: verify with a.pub
+RWR1Byvz/LWmWqDzQHZOByUbB3wKBzpmacQZBrfrAdQ0JJa4H2zde47Vzi90D+d5iWm/UaupRQpZC6jD77mZSqm0aVHdApVySgY=

@@ -1,0 +1,148 @@
+//! The one error type of the host library, and the exit status each error maps to.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nanolin_core::armor::EmitError;
+use nanolin_core::{FormatError, SecretKeyError};
+
+/// How a run of a Nanolin program ended, as its exit code (the same in every program).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// 0: done.
+    Success = 0,
+    /// 1: the answer is no (verification failed, input refused).
+    No = 1,
+    /// 2: the command line is wrong.
+    Usage = 2,
+    /// 3: the system failed us (a file could not be read or written).
+    System = 3,
+}
+
+/// Everything that can go wrong in the host tools.
+#[derive(Debug)]
+pub enum Error {
+    /// A file could not be read, written or created.
+    Io {
+        /// What we were doing, as a verb phrase ("read", "create").
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// A key or signature file is malformed.
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The fault and its place.
+        error: FormatError,
+    },
+    /// A minisign secret key file is malformed.
+    MinisignKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A secret key could not be opened.
+    SecretKey {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: SecretKeyError,
+    },
+    /// No passphrase could be had.
+    Passphrase(String),
+    /// A file we were asked to create exists already.
+    Exists(PathBuf),
+    /// A record could not be written (a comment that does not fit the format).
+    Emit(EmitError),
+    /// The command line asks for something impossible.
+    Usage(String),
+    /// Some files did not verify; each was reported as it failed.
+    VerificationFailed {
+        /// Files that failed.
+        failed: usize,
+        /// Files checked.
+        total: usize,
+    },
+}
+
+impl Error {
+    /// An I/O error on `path` while doing `action`.
+    pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The exit status this error maps to.
+    pub fn status(&self) -> Status {
+        match self {
+            Error::Io { .. } => Status::System,
+            Error::Passphrase(_) | Error::Exists(_) | Error::Emit(_) | Error::Usage(_) => {
+                Status::Usage
+            }
+            Error::Format { .. }
+            | Error::MinisignKey { .. }
+            | Error::SecretKey { .. }
+            | Error::VerificationFailed { .. } => Status::No,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io {
+                action,
+                path,
+                source,
+            } => {
+                write!(f, "unable to {action} {}: {source}", path.display())
+            }
+            Error::Format { path, error } => write!(f, "{}: {error}", path.display()),
+            Error::MinisignKey { path, reason } => {
+                write!(
+                    f,
+                    "{}: not a usable minisign secret key: {reason}",
+                    path.display()
+                )
+            }
+            Error::SecretKey { path, error } => write!(f, "{}: {error}", path.display()),
+            Error::Passphrase(reason) => f.write_str(reason),
+            Error::Exists(path) => write!(
+                f,
+                "{} exists already: refusing to overwrite a key; remove it or choose another name",
+                path.display()
+            ),
+            Error::Emit(e) => e.fmt(f),
+            Error::Usage(reason) => f.write_str(reason),
+            Error::VerificationFailed { failed, total } => {
+                write!(f, "{failed} of {total} files failed verification")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Format { error, .. } => Some(error),
+            Error::SecretKey { error, .. } => Some(error),
+            Error::Emit(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<EmitError> for Error {
+    fn from(e: EmitError) -> Self {
+        Error::Emit(e)
+    }
+}

@@ -1,0 +1,15 @@
+//! The library behind the `nanolin` command: keys, signatures, and (in later releases) packages
+//! and releases. Each module is one concept; [`Error`] is the one error type the binary sees.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod keyfile;
+pub mod minisign;
+pub mod passphrase;
+pub mod signing;
+pub mod verifying;
+
+pub use error::{Error, Status};

@@ -1,0 +1,21 @@
+//! `nanolin`: maps the library's result to an exit code, and nothing else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nanolin_host::cli::{Cli, Command};
+use nanolin_host::cmd;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Key(command) => cmd::key::run(command),
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+    };
+    let status = result.unwrap_or_else(|e| {
+        eprintln!("nanolin: {e}");
+        e.status()
+    });
+    ExitCode::from(status as u8)
+}
