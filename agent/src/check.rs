@@ -89,7 +89,8 @@ pub fn check_file(key: &Path, file: &Path, signature: &Path) -> Result<Option<St
         nanolin_core::verifier::verify_trusted_comment(&public, &sig.signature, trusted)
             .map_err(CheckError::Verify)?;
     }
-    let mut verifier = SignatureVerifier::new(&public, &sig.signature).map_err(CheckError::Verify)?;
+    let mut verifier =
+        SignatureVerifier::new(&public, &sig.signature).map_err(CheckError::Verify)?;
     let mut data = File::open(file).map_err(|e| CheckError::Io(file.to_path_buf(), e))?;
     let mut buf = vec![0u8; CHECK_BUFFER_LEN];
     loop {

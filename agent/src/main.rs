@@ -52,7 +52,13 @@ fn main() -> ExitCode {
     });
     match check_file(&key, &file, &sig) {
         Ok(comment) => {
-            println!("{}: OK{}", file.display(), comment.map(|c| format!(" (trusted comment: {c})")).unwrap_or_default());
+            println!(
+                "{}: OK{}",
+                file.display(),
+                comment
+                    .map(|c| format!(" (trusted comment: {c})"))
+                    .unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

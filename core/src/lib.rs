@@ -5,6 +5,7 @@
 //! - [`base64`]: the RFC 4648 alphabet signify and minisign use, into caller buffers;
 //! - [`armor`]: the two-line `untrusted comment:` text envelope around every key and signature;
 //! - [`key`]: signify public keys and (passphrase-encrypted) secret keys;
+//! - [`keyvalue`]: the shell-compatible `name=value` syntax of every Nanolin text file;
 //! - [`signature`]: signify signatures, with minisign's trusted comment as an optional tail;
 //! - [`verifier`]: a streaming Ed25519 verifier, fed a file of any size in pieces, in constant
 //!   memory;
@@ -32,6 +33,7 @@ extern crate std;
 pub mod armor;
 pub mod base64;
 pub mod key;
+pub mod keyvalue;
 pub mod limits;
 pub mod signature;
 pub mod verifier;

@@ -1,0 +1,57 @@
+# Sourced by the test and demo scripts: makes sure the peer tools and Rust targets exist.
+# Installs what is missing when running as root; otherwise prints the one command to run.
+
+# command → Debian package providing it
+NANOLIN_PEERS=(
+  "signify-openbsd:signify-openbsd"
+  "minisign:minisign"
+  "qemu-aarch64-static:qemu-user-static"
+  "setsid:util-linux"
+  "/usr/bin/time:time"
+  "file:file"
+)
+
+NANOLIN_TARGETS=(
+  aarch64-unknown-linux-musl
+  x86_64-unknown-linux-musl
+  thumbv7em-none-eabihf
+  riscv64gc-unknown-none-elf
+)
+
+ensure_peers() {
+  local missing=() entry cmd pkg
+  for entry in "${NANOLIN_PEERS[@]}"; do
+    cmd=${entry%%:*}
+    pkg=${entry#*:}
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "== installing peer tools: ${missing[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "nanolin: the tests need: ${missing[*]}. Run this, then try again:" >&2
+      echo "  sudo apt-get install -y ${missing[*]}" >&2
+      exit 2
+    fi
+  fi
+}
+
+ensure_targets() {
+  local installed missing=() t
+  if ! command -v rustup >/dev/null 2>&1; then
+    echo "nanolin: rustup is needed to add the board targets (${NANOLIN_TARGETS[*]})" >&2
+    exit 2
+  fi
+  installed=$(rustup target list --installed)
+  for t in "${NANOLIN_TARGETS[@]}"; do
+    grep -qx "$t" <<<"$installed" || missing+=("$t")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== adding Rust targets: ${missing[*]}"
+    rustup target add "${missing[@]}"
+  fi
+}

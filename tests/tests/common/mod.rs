@@ -1,0 +1,164 @@
+//! Running the real binaries and the real peer tools in a temporary directory.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo_build(args: &[&str]) {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .args(args)
+        .current_dir(workspace())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
+}
+
+/// Path of a host binary of the workspace, built on first use (or taken from
+/// NANOLIN_BIN_DIR, which `./nanolin test` sets to its fresh build).
+pub fn host_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("NANOLIN_BIN_DIR") {
+            return PathBuf::from(dir);
+        }
+        cargo_build(&["-p", "nanolin-host", "-p", "nanolin-agent"]);
+        workspace().join("target/debug")
+    });
+    dir.join(name)
+}
+
+/// The agent built for the default board (aarch64, static musl), run under qemu-user.
+pub fn board_agent() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("NANOLIN_BOARD_AGENT") {
+                return PathBuf::from(path);
+            }
+            cargo_build(&[
+                "--release",
+                "--target",
+                "aarch64-unknown-linux-musl",
+                "-p",
+                "nanolin-agent",
+            ]);
+            workspace().join("target/aarch64-unknown-linux-musl/release/nanolin-agent")
+        })
+        .clone()
+}
+
+/// A peer tool from Debian's packages; its absence fails the test with the fix.
+pub fn peer(name: &str, package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} is not installed: run ./nanolin test (it installs it) or apt-get install {package}")
+    })
+}
+
+/// signify as Debian installs it.
+pub fn signify() -> PathBuf {
+    peer("signify-openbsd", "signify-openbsd")
+}
+
+/// minisign.
+pub fn minisign() -> PathBuf {
+    peer("minisign", "minisign")
+}
+
+/// A finished run: exit code and both outputs as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success, showing the output otherwise.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts this exit code.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts that standard error mentions `text`.
+    #[track_caller]
+    pub fn says(self, text: &str) -> Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `program args` in `dir` with `stdin` fed, no terminal, and a clean signing time.
+pub fn run_in(dir: &Path, program: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NANOLIN_KEY")
+        .env_remove("NANOLIN_PUBLIC_KEY")
+        .env_remove("NANOLIN_PASSPHRASE_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).ok();
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+/// A scratch directory with a message file `m` in it.
+pub fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m"),
+        b"an appliance image, or any file at all\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// `nanolin ARGS` in `dir`.
+pub fn nanolin(dir: &Path, args: &[&str]) -> Run {
+    run_in(dir, &host_bin("nanolin"), args, "")
+}
