@@ -7,6 +7,7 @@ NANOLIN_PEERS=(
   "minisign:minisign"
   "qemu-aarch64-static:qemu-user-static"
   "setsid:util-linux"
+  "script:bsdutils"
   "/usr/bin/time:time"
   "file:file"
 )
