@@ -3,7 +3,7 @@
 #   1. peer tools and Rust targets (installed when missing)
 #   2. unit and integration tests of the workspace (interop with signify, minisign, qemu-user)
 #   3. board-side unit tests for aarch64, run under qemu-aarch64
-#   4. bare-metal builds of nanolin-core (no OS, no allocator) and the static init binary
+#   4. bare-metal builds of the no_std libraries (no OS, no allocator) and the static init binary
 #   5. every fuzz target, briefly (FUZZ_SECONDS each, default 15)
 # The last line counts the tests run: "N passed, N failed".
 set -uo pipefail
@@ -68,16 +68,16 @@ init_size_within_budget() {
 }
 
 bare_metal() {
-  cargo build -p nanolin-core --target thumbv7em-none-eabihf &&
-    cargo build -p nanolin-core --target riscv64gc-unknown-none-elf
+  cargo build -p nanolin-core -p nanolin-init --target thumbv7em-none-eabihf &&
+    cargo build -p nanolin-core -p nanolin-init --target riscv64gc-unknown-none-elf
 }
 
 ensure_peers
 ensure_targets
 
 step "workspace tests (unit, interop with signify and minisign)" cargo test --workspace
-step "board-side unit tests on aarch64 (qemu-user)" cargo test -p nanolin-core --target aarch64-unknown-linux-musl
-step "nanolin-core builds for bare metal (thumbv7em, riscv64gc)" bare_metal
+step "board-side unit tests on aarch64 (qemu-user)" cargo test -p nanolin-core -p nanolin-init --target aarch64-unknown-linux-musl
+step "no_std libraries (nanolin-core, nanolin-init) build for bare metal" bare_metal
 step "init: static aarch64 binary within its size budget" init_size_within_budget
 step "fuzz targets, ${FUZZ_SECONDS:-15} s each" bash tests/fuzz.sh "${FUZZ_SECONDS:-15}"
 

@@ -344,6 +344,8 @@ pub struct Assignment<'a> {
     pub value: Value<'a>,
     /// Where the name starts.
     pub position: Position,
+    /// Written as `export name=value` (service files pass these to the service's environment).
+    pub exported: bool,
 }
 
 /// One item of a key=value file.
@@ -575,9 +577,9 @@ impl<'a> Parser<'a> {
         let mut start = self.here();
         let mut n = name_len(self.bytes().get(self.pos..).unwrap_or(&[]));
         // `export name=value` assigns the same value.
-        if self.text.get(self.pos..self.pos + n) == Some("export")
-            && matches!(self.peek_at(n), Some(b' ' | b'\t'))
-        {
+        let exported = self.text.get(self.pos..self.pos + n) == Some("export")
+            && matches!(self.peek_at(n), Some(b' ' | b'\t'));
+        if exported {
             self.pos += n;
             self.skip_blanks();
             start = self.here();
@@ -597,6 +599,7 @@ impl<'a> Parser<'a> {
                     name,
                     value,
                     position: start,
+                    exported,
                 }))
             }
             Some(b'(') if self.peek_at(1) == Some(b')') => {
@@ -692,6 +695,13 @@ mod tests {
             })
             .collect();
         assert_eq!(positions[1], Position { line: 4, column: 3 });
+        let exported: std::vec::Vec<bool> = Parser::new(text)
+            .filter_map(|i| match i.unwrap() {
+                Item::Assignment(a) => Some(a.exported),
+                Item::Function { .. } => None,
+            })
+            .collect();
+        assert_eq!(exported, [false, false, true, false]);
         assert_eq!(
             positions[4],
             Position {

@@ -1,11 +1,35 @@
-//! The library side of Nanolin's PID 1: what the `init` binary decides, without system calls,
-//! so it builds for any target and is tested on the host.
+//! The library side of Nanolin's PID 1: everything `init` decides, without system calls, so it
+//! builds for any target and is tested on the host.
 //!
-//! This release holds the command line of `init`; the service model, dependency graph and
-//! supervision state machine join it as they are built.
+//! - [`service`]: a service as its file defines it;
+//! - [`table`]: every service, its definition and its resolved dependencies;
+//! - [`supervisor`]: the life of every service as an explicit state machine;
+//! - [`strings`]: the fixed block holding every service's strings;
+//! - [`limits`]: every capacity and time constant.
+//!
+//! Nothing here allocates: capacities are constants, and a full table refuses more with a
+//! typed error.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod limits;
+pub mod service;
+pub mod strings;
+pub mod supervisor;
+pub mod table;
 
 /// What `init` was asked to do by its first argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
