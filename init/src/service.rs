@@ -145,6 +145,8 @@ pub enum ServiceErrorKind {
     OutOfStringSpace,
     /// A service needs itself.
     NeedsItself,
+    /// A value holds a NUL byte, which no program can be given.
+    NulByte,
     /// `needs=` names a service that has no file.
     UnknownService(ShortName),
 }
@@ -250,6 +252,7 @@ impl fmt::Display for ServiceErrorKind {
                 f.write_str("the space for service definitions is used up")
             }
             ServiceErrorKind::NeedsItself => f.write_str("a service cannot need or follow itself"),
+            ServiceErrorKind::NulByte => f.write_str("the value holds a NUL byte"),
             ServiceErrorKind::UnknownService(name) => write!(
                 f,
                 "needs `{}`, but no service of that name exists",

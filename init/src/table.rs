@@ -105,7 +105,7 @@ impl Setting {
 fn expand<'b>(value: &Value<'_>, buf: &'b mut [u8], at: Position) -> Result<&'b str, ServiceError> {
     let limit = buf.len().min(VALUE_MAX_LEN);
     let buf = buf.get_mut(..limit).unwrap_or(&mut []);
-    value.expand_into(buf, |_| None).map_err(|e| {
+    let text = value.expand_into(buf, |_| None).map_err(|e| {
         let kind = match e {
             ExpandError::UnknownVariable(_) => ServiceErrorKind::Variable,
             ExpandError::TooLong { capacity } if capacity < VALUE_MAX_LEN => {
@@ -114,7 +114,12 @@ fn expand<'b>(value: &Value<'_>, buf: &'b mut [u8], at: Position) -> Result<&'b 
             ExpandError::TooLong { .. } => ServiceErrorKind::ValueTooLong,
         };
         ServiceError::at(at, kind)
-    })
+    })?;
+    // A NUL byte cannot pass through execve(2), and it ends environment entries here.
+    if text.contains('\0') {
+        return Err(ServiceError::at(at, ServiceErrorKind::NulByte));
+    }
+    Ok(text)
 }
 
 /// A definition being read.

@@ -211,6 +211,8 @@ fn faults_are_named_with_their_place() {
             ServiceErrorKind::UnknownSetting,
         ),
         ("run=x\nneeds=self\n", 2, ServiceErrorKind::NeedsItself),
+        // Found by the fuzzer: a NUL would end an environment entry early.
+        ("run=x\nexport A=\"b\0c\"\n", 2, ServiceErrorKind::NulByte),
         (
             "run=x\nkind=oneshot\nready=notify\n",
             3,
