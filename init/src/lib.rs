@@ -4,6 +4,7 @@
 //! - [`service`]: a service as its file defines it;
 //! - [`table`]: every service, its definition and its resolved dependencies;
 //! - [`supervisor`]: the life of every service as an explicit state machine;
+//! - [`command`]: a command line split into arguments, as a shell would without expanding;
 //! - [`strings`]: the fixed block holding every service's strings;
 //! - [`limits`]: every capacity and time constant.
 //!
@@ -25,6 +26,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod command;
 pub mod limits;
 pub mod service;
 pub mod strings;

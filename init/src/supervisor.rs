@@ -221,6 +221,8 @@ pub struct Supervisor {
     cursor: usize,
     /// A state changed since the last full pass: another pass may find work.
     dirty: bool,
+    /// Everything is being stopped: nothing starts or restarts.
+    shutting_down: bool,
 }
 
 impl Default for Supervisor {
@@ -235,7 +237,9 @@ impl Supervisor {
         Supervisor {
             runtime: heapless::Vec::new(),
             cursor: 0,
-            dirty: true,
+            // All zero, so a `static` Supervisor costs no file space; `sync` sets it.
+            dirty: false,
+            shutting_down: false,
         }
     }
 
@@ -304,6 +308,9 @@ impl Supervisor {
 
     /// The next decision, or `None` when nothing can change until an event.
     pub fn next(&mut self, table: &ServiceTable) -> Option<Decision> {
+        if self.shutting_down {
+            return None;
+        }
         loop {
             while self.cursor < self.runtime.len() {
                 let id = self.cursor as ServiceId;
@@ -371,8 +378,9 @@ impl Supervisor {
         let def = table.definition(id).copied();
         let r = self.runtime.get_mut(usize::from(id))?;
         r.last_exit = Some(status);
+        let shutting_down = self.shutting_down;
         let next = match r.state {
-            State::Stopping { restart: true, .. } => State::Waiting,
+            State::Stopping { restart: true, .. } if !shutting_down => State::Waiting,
             State::Stopping { .. } => State::Stopped,
             State::Starting { since, .. } | State::Up { since, .. } => {
                 let (kind, policy) =
@@ -383,8 +391,8 @@ impl Supervisor {
                     (_, Restart::OnFailure) => !status.success(),
                     (_, Restart::Never) => false,
                 };
-                if !wanted {
-                    if status.success() {
+                if !wanted || shutting_down {
+                    if status.success() || shutting_down {
                         State::Done
                     } else {
                         State::Failed(Failure::Exited(status))
@@ -505,6 +513,44 @@ impl Supervisor {
                 None
             }
         }
+    }
+
+    /// Begins shutting down: from now on nothing starts, and [`shutdown_step`](Self::shutdown_step)
+    /// stops services in reverse dependency order.
+    pub fn shut_down(&mut self) {
+        self.shutting_down = true;
+    }
+
+    /// True once [`shut_down`](Self::shut_down) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
+    /// Stops every running service on which no running service depends; returns true when no
+    /// service runs any more.
+    pub fn shutdown_step(&mut self, table: &ServiceTable, now: Millis, mut kill: impl FnMut(ServiceId, Kill)) -> bool {
+        let mut running = false;
+        for id in 0..self.runtime.len() as ServiceId {
+            let state = self.state(id);
+            match state {
+                State::Waiting | State::Backoff { .. } => self.set(id, State::Stopped),
+                State::Starting { .. } | State::Up { .. } => {
+                    running = true;
+                    // A service stops only after everything that depends on it is down.
+                    let depended_on = table.ids().any(|other| {
+                        self.state(other).pid().is_some() && table.all_dependencies(other).any(|d| d == id)
+                    });
+                    if !depended_on {
+                        if let Some(signal) = self.stop(id, false, now) {
+                            kill(id, signal);
+                        }
+                    }
+                }
+                State::Stopping { .. } => running = true,
+                _ => {}
+            }
+        }
+        !running
     }
 
     /// Starts `id` again if it is stopped, done or failed; returns false if it cannot start.

@@ -549,3 +549,40 @@ fn memory_per_service_is_small() {
     println!("ServiceTable {table} bytes, Supervisor {supervisor} bytes");
     assert!(table + supervisor <= 512 * 1024, "{table} + {supervisor}");
 }
+
+#[test]
+fn shutdown_stops_dependents_first() {
+    let mut sim = Sim::ok(&[
+        ("base", "run=base\n"),
+        ("mid", "run=mid\nneeds=base\n"),
+        ("top", "run=top\nafter=mid\n"),
+        ("flaky", "run=flaky\n"),
+    ]);
+    sim.settle();
+    assert_eq!(sim.started.len(), 4);
+    sim.sup.shut_down();
+    let mut stopped = vec![];
+    let mut step = |sim: &mut Sim| {
+        let mut kills = vec![];
+        let done = sim.sup.shutdown_step(&sim.table, sim.now, |id, k| kills.push((sim.table.name(id).to_string(), k)));
+        for (name, _) in &kills {
+            stopped.push(name.clone());
+        }
+        (done, kills)
+    };
+    let (done, kills) = step(&mut sim);
+    assert!(!done);
+    let first: Vec<&str> = kills.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(first, ["top", "flaky"]);
+    // A crash during shutdown is not restarted.
+    assert_eq!(sim.exit("flaky", ExitStatus::Signal(15)), State::Stopped);
+    sim.exit("top", ExitStatus::Code(0));
+    let (_, kills) = step(&mut sim);
+    assert_eq!(kills.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["mid"]);
+    sim.exit("mid", ExitStatus::Code(0));
+    let (_, kills) = step(&mut sim);
+    assert_eq!(kills.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["base"]);
+    sim.exit("base", ExitStatus::Code(0));
+    assert!(step(&mut sim).0);
+    assert_eq!(sim.started.len(), 4, "nothing started during shutdown");
+}
