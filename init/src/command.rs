@@ -28,8 +28,12 @@ impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CommandError::Empty => f.write_str("the command is empty"),
-            CommandError::UnterminatedQuote => f.write_str("a quote in the command is never closed"),
-            CommandError::TooManyArguments { max } => write!(f, "the command has more than {max} arguments"),
+            CommandError::UnterminatedQuote => {
+                f.write_str("a quote in the command is never closed")
+            }
+            CommandError::TooManyArguments { max } => {
+                write!(f, "the command has more than {max} arguments")
+            }
             CommandError::TooLong => f.write_str("the command is too long"),
         }
     }
@@ -49,7 +53,9 @@ pub fn split(line: &str, buf: &mut [u8], starts: &mut [usize]) -> Result<usize, 
     };
     let mut begin = |words: &mut usize, out: usize| -> Result<(), CommandError> {
         let max = starts.len();
-        *starts.get_mut(*words).ok_or(CommandError::TooManyArguments { max })? = out;
+        *starts
+            .get_mut(*words)
+            .ok_or(CommandError::TooManyArguments { max })? = out;
         *words += 1;
         Ok(())
     };
@@ -124,8 +130,14 @@ mod tests {
     #[test]
     fn splits_like_a_shell_without_expansion() {
         assert_eq!(words("/bin/echo  a\tb").unwrap(), ["/bin/echo", "a", "b"]);
-        assert_eq!(words("sh -c 'echo $HOME; exit 3'").unwrap(), ["sh", "-c", "echo $HOME; exit 3"]);
-        assert_eq!(words("x \"a \\\"b\\\" \\n\"").unwrap(), ["x", "a \"b\" \\n"]);
+        assert_eq!(
+            words("sh -c 'echo $HOME; exit 3'").unwrap(),
+            ["sh", "-c", "echo $HOME; exit 3"]
+        );
+        assert_eq!(
+            words("x \"a \\\"b\\\" \\n\"").unwrap(),
+            ["x", "a \"b\" \\n"]
+        );
         assert_eq!(words("x a\\ b ''").unwrap(), ["x", "a b", ""]);
         assert_eq!(words("x pre'mid'\"post\"").unwrap(), ["x", "premidpost"]);
     }
@@ -134,8 +146,14 @@ mod tests {
     fn refuses_what_cannot_be_run() {
         assert_eq!(words("   "), Err(CommandError::Empty));
         assert_eq!(words("x 'open"), Err(CommandError::UnterminatedQuote));
-        assert_eq!(words("a b c d e f g h i"), Err(CommandError::TooManyArguments { max: 8 }));
+        assert_eq!(
+            words("a b c d e f g h i"),
+            Err(CommandError::TooManyArguments { max: 8 })
+        );
         let mut small = [0u8; 4];
-        assert_eq!(split("abcdef", &mut small, &mut [0; 2]), Err(CommandError::TooLong));
+        assert_eq!(
+            split("abcdef", &mut small, &mut [0; 2]),
+            Err(CommandError::TooLong)
+        );
     }
 }

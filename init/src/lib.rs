@@ -5,6 +5,7 @@
 //! - [`table`]: every service, its definition and its resolved dependencies;
 //! - [`supervisor`]: the life of every service as an explicit state machine;
 //! - [`command`]: a command line split into arguments, as a shell would without expanding;
+//! - [`passwd`]: users looked up in /etc/passwd without the C library;
 //! - [`strings`]: the fixed block holding every service's strings;
 //! - [`limits`]: every capacity and time constant.
 //!
@@ -28,6 +29,7 @@ extern crate std;
 
 pub mod command;
 pub mod limits;
+pub mod passwd;
 pub mod service;
 pub mod strings;
 pub mod supervisor;
@@ -59,7 +61,12 @@ impl Invocation {
 pub const VERSION_LINE: &str = concat!("nanolin-init ", env!("CARGO_PKG_VERSION"), "\n");
 
 /// The usage `init --help` prints.
-pub const USAGE: &str = "usage: init [--version | --help]\n\
+pub const USAGE: &str = "usage: init [--services DIR] [--control SOCKET]   supervise the services in DIR\n\
+       init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n\
+       init --version | --help\n\
+Defaults: --services /etc/nanolin/services, --control /run/nanolin/init.sock. As PID 1, init\n\
+first mounts /proc, /sys, /dev, /dev/pts, /run and cgroup2, unless the environment has\n\
+container=... set.\n\
 Exit codes: 0 success, 1 no, 2 usage error, 3 system failure.\n";
 
 #[cfg(test)]

@@ -528,7 +528,12 @@ impl Supervisor {
 
     /// Stops every running service on which no running service depends; returns true when no
     /// service runs any more.
-    pub fn shutdown_step(&mut self, table: &ServiceTable, now: Millis, mut kill: impl FnMut(ServiceId, Kill)) -> bool {
+    pub fn shutdown_step(
+        &mut self,
+        table: &ServiceTable,
+        now: Millis,
+        mut kill: impl FnMut(ServiceId, Kill),
+    ) -> bool {
         let mut running = false;
         for id in 0..self.runtime.len() as ServiceId {
             let state = self.state(id);
@@ -538,7 +543,8 @@ impl Supervisor {
                     running = true;
                     // A service stops only after everything that depends on it is down.
                     let depended_on = table.ids().any(|other| {
-                        self.state(other).pid().is_some() && table.all_dependencies(other).any(|d| d == id)
+                        self.state(other).pid().is_some()
+                            && table.all_dependencies(other).any(|d| d == id)
                     });
                     if !depended_on {
                         if let Some(signal) = self.stop(id, false, now) {

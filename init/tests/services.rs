@@ -564,7 +564,9 @@ fn shutdown_stops_dependents_first() {
     let mut stopped = vec![];
     let mut step = |sim: &mut Sim| {
         let mut kills = vec![];
-        let done = sim.sup.shutdown_step(&sim.table, sim.now, |id, k| kills.push((sim.table.name(id).to_string(), k)));
+        let done = sim.sup.shutdown_step(&sim.table, sim.now, |id, k| {
+            kills.push((sim.table.name(id).to_string(), k))
+        });
         for (name, _) in &kills {
             stopped.push(name.clone());
         }
@@ -578,10 +580,16 @@ fn shutdown_stops_dependents_first() {
     assert_eq!(sim.exit("flaky", ExitStatus::Signal(15)), State::Stopped);
     sim.exit("top", ExitStatus::Code(0));
     let (_, kills) = step(&mut sim);
-    assert_eq!(kills.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["mid"]);
+    assert_eq!(
+        kills.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["mid"]
+    );
     sim.exit("mid", ExitStatus::Code(0));
     let (_, kills) = step(&mut sim);
-    assert_eq!(kills.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["base"]);
+    assert_eq!(
+        kills.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["base"]
+    );
     sim.exit("base", ExitStatus::Code(0));
     assert!(step(&mut sim).0);
     assert_eq!(sim.started.len(), 4, "nothing started during shutdown");

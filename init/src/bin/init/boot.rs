@@ -1,0 +1,111 @@
+//! Early boot, when init is the system's PID 1: the file systems every program expects, the
+//! console, the hostname. Each step that fails is reported and skipped: a board that boots
+//! with a missing /sys is better than one that stops.
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::mount::{mount, MountFlags};
+
+use crate::say::say;
+use crate::sys;
+
+/// One early mount: source, target, type, flags, options.
+type EarlyMount = (
+    &'static str,
+    &'static str,
+    &'static str,
+    MountFlags,
+    Option<&'static core::ffi::CStr>,
+);
+
+const NOSUID_NODEV_NOEXEC: MountFlags = MountFlags::NOSUID
+    .union(MountFlags::NODEV)
+    .union(MountFlags::NOEXEC);
+
+/// In order: later targets live inside earlier ones.
+const MOUNTS: [EarlyMount; 6] = [
+    ("proc", "/proc", "proc", NOSUID_NODEV_NOEXEC, None),
+    ("sysfs", "/sys", "sysfs", NOSUID_NODEV_NOEXEC, None),
+    (
+        "devtmpfs",
+        "/dev",
+        "devtmpfs",
+        MountFlags::NOSUID,
+        Some(c"mode=0755"),
+    ),
+    (
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        MountFlags::NOSUID.union(MountFlags::NOEXEC),
+        Some(c"gid=5,mode=0620,ptmxmode=0666"),
+    ),
+    (
+        "tmpfs",
+        "/run",
+        "tmpfs",
+        MountFlags::NOSUID.union(MountFlags::NODEV),
+        Some(c"mode=0755"),
+    ),
+    (
+        "cgroup2",
+        "/sys/fs/cgroup",
+        "cgroup2",
+        NOSUID_NODEV_NOEXEC,
+        None,
+    ),
+];
+
+/// Mounts the early file systems, attaches the console and sets the hostname.
+pub fn early_boot() {
+    for (source, target, fstype, flags, options) in MOUNTS {
+        // The mount point may be missing on a minimal root; a failure here shows in mount.
+        let _ = rustix::fs::mkdir(target, Mode::from_raw_mode(0o755));
+        match mount(source, target, fstype, flags, options) {
+            Ok(()) | Err(Errno::BUSY) => {}
+            Err(e) => say!(
+                "unable to mount {target} ({fstype}): {}",
+                sys::errno_name(e)
+            ),
+        }
+    }
+    attach_console();
+    set_hostname();
+}
+
+/// Makes /dev/console standard input, output and error when the kernel could not (no
+/// /dev/console in the initramfs before devtmpfs was mounted).
+fn attach_console() {
+    if rustix::io::fcntl_getfd(sys::stdout()).is_ok() {
+        return;
+    }
+    if let Ok(console) =
+        rustix::fs::open("/dev/console", OFlags::RDWR | OFlags::NOCTTY, Mode::empty())
+    {
+        for target in 0..3 {
+            let _ = sys::child_dup2(rustix::fd::AsFd::as_fd(&console), target);
+        }
+    }
+}
+
+/// Sets the hostname from /etc/hostname, if there is one.
+fn set_hostname() {
+    let Ok(file) = rustix::fs::open(
+        "/etc/hostname",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut buf = [0u8; 64];
+    let Ok(n) = rustix::io::read(&file, &mut buf) else {
+        return;
+    };
+    let name = buf.get(..n).unwrap_or(&[]);
+    let name = name.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    if !name.is_empty() {
+        if let Err(e) = rustix::system::sethostname(name) {
+            say!("unable to set the hostname: {}", sys::errno_name(e));
+        }
+    }
+}

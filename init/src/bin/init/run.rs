@@ -1,0 +1,529 @@
+//! The supervisor's event loop: load the services, then dispatch events to the state machine
+//! of `nanolin_init::supervisor` and carry out what it decides. Nothing here decides.
+
+use core::fmt::Write;
+
+use nanolin_init::limits::{MAX_SERVICES, SERVICE_FILE_MAX_LEN, STOP_GRACE_MS};
+use nanolin_init::service::ServiceId;
+use nanolin_init::supervisor::{Blocker, Decision, ExitStatus, Failure, Kill, State, Supervisor};
+use nanolin_init::table::ServiceTable;
+use rustix::event::epoll;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, RawDir};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions};
+
+use crate::boot;
+use crate::control::{self, Ending, Reply, Request};
+use crate::say::{say, Line};
+use crate::spawn::{self, SpawnError};
+use crate::sys::{self, Args, SignalSet};
+
+/// Where service files live unless `--services DIR` says otherwise.
+const DEFAULT_SERVICES: &str = "/etc/nanolin/services";
+
+/// Epoll tags: the signalfd, the control socket, then one per readiness pipe.
+const TAG_SIGNALS: u64 = 0;
+const TAG_CONTROL: u64 = 1;
+const TAG_READY: u64 = 2;
+
+/// Events handled per wake-up.
+const EVENTS_PER_WAIT: usize = 32;
+
+/// Everything init holds, reserved once. All zero, so it lies in .bss and only the pages in
+/// use cost memory.
+struct Init {
+    table: ServiceTable,
+    sup: Supervisor,
+    /// Read end of each service's readiness pipe, as fd + 1 (0: none).
+    ready: [i32; MAX_SERVICES],
+    file: [u8; SERVICE_FILE_MAX_LEN],
+}
+
+static mut INIT: Init = Init {
+    table: ServiceTable::new(),
+    sup: Supervisor::new(),
+    ready: [0; MAX_SERVICES],
+    file: [0; SERVICE_FILE_MAX_LEN],
+};
+
+const USAGE: &str = "usage: init [--services DIR] [--control SOCKET]\n       init ctl COMMAND (see init ctl --help)\n\
+As PID 1 it mounts the early file systems first, unless the environment names a container.\n\
+Exit codes: 0 success, 1 no, 2 usage error, 3 system failure.\n";
+
+/// Runs init: returns only when not PID 1 and every service is down.
+pub fn main(args: Args) -> i32 {
+    let mut services = DEFAULT_SERVICES.as_bytes();
+    let mut socket = control::DEFAULT_SOCKET.as_bytes();
+    let mut i = 1;
+    while let Some(arg) = args.get(i) {
+        let value = args.get(i + 1);
+        match (arg, value) {
+            (b"--services", Some(v)) => services = v,
+            (b"--control", Some(v)) => socket = v,
+            _ => {
+                sys::write_all(sys::stderr(), USAGE.as_bytes());
+                return 2;
+            }
+        }
+        i += 2;
+    }
+    let (Ok(services), Ok(socket)) = (core::str::from_utf8(services), core::str::from_utf8(socket))
+    else {
+        sys::write_all(sys::stderr(), USAGE.as_bytes());
+        return 2;
+    };
+
+    let pid1 = rustix::process::getpid().is_init();
+    let container = in_container();
+    if pid1 && !container {
+        boot::early_boot();
+    }
+    if !pid1 {
+        // Orphans of our services come back to us, as they would to PID 1.
+        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            say!("unable to become a subreaper: {}", sys::errno_name(e));
+        }
+    }
+
+    // SAFETY: init is single-threaded and this is the only place INIT is referenced; the
+    // reference lives for the rest of the program.
+    let init: &'static mut Init = unsafe { &mut *core::ptr::addr_of_mut!(INIT) };
+    load(init, services);
+
+    let signals = SignalSet::of(&[
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ]);
+    let signal_fd = match sys::signal_fd(&signals) {
+        Ok(fd) => fd,
+        Err(e) => {
+            say!("unable to watch signals: {}", sys::errno_name(e));
+            return 3;
+        }
+    };
+    let Ok(epoll_fd) = epoll::create(epoll::CreateFlags::CLOEXEC) else {
+        say!("unable to create an epoll instance");
+        return 3;
+    };
+    let _ = epoll::add(
+        &epoll_fd,
+        &signal_fd,
+        epoll::EventData::new_u64(TAG_SIGNALS),
+        epoll::EventFlags::IN,
+    );
+    let listener = match control::listen(socket) {
+        Ok(fd) => {
+            let _ = epoll::add(
+                &epoll_fd,
+                &fd,
+                epoll::EventData::new_u64(TAG_CONTROL),
+                epoll::EventFlags::IN,
+            );
+            Some(fd)
+        }
+        Err(e) => {
+            say!(
+                "unable to listen on {socket}: {}; init ctl will not reach this init",
+                sys::errno_name(e)
+            );
+            None
+        }
+    };
+
+    let mut ending: Option<Ending> = None;
+    loop {
+        let now = sys::now_ms();
+        if ending.is_none() {
+            start_what_can_start(init, &epoll_fd, now);
+        } else if init
+            .sup
+            .shutdown_step(&init.table, now, |_, kill| send(kill))
+        {
+            return finish(ending.unwrap_or(Ending::PowerOff), pid1, container);
+        }
+        let timeout = init.sup.next_deadline().map(|d| {
+            let ms = d.saturating_sub(now);
+            rustix::time::Timespec {
+                tv_sec: (ms / 1000) as i64,
+                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+            }
+        });
+        let mut events = [core::mem::MaybeUninit::<epoll::Event>::uninit(); EVENTS_PER_WAIT];
+        let ready = match epoll::wait(&epoll_fd, &mut events[..], timeout.as_ref()) {
+            Ok((ready, _)) => ready,
+            Err(_) => &mut [],
+        };
+        for event in ready.iter() {
+            match event.data.u64() {
+                TAG_SIGNALS => {
+                    while let Some(signal) = sys::read_signal(signal_fd.as_fd()) {
+                        match signal as i32 {
+                            libc::SIGCHLD => reap(init),
+                            // As busybox init: TERM reboots, USR1 halts, USR2 powers off;
+                            // INT is Ctrl-Alt-Del, which reboots.
+                            libc::SIGTERM | libc::SIGINT => {
+                                begin_shutdown(init, &mut ending, Ending::Reboot)
+                            }
+                            libc::SIGUSR1 => begin_shutdown(init, &mut ending, Ending::Halt),
+                            libc::SIGUSR2 => begin_shutdown(init, &mut ending, Ending::PowerOff),
+                            _ => {}
+                        }
+                    }
+                }
+                TAG_CONTROL => {
+                    if let Some(listener) = &listener {
+                        control::serve(listener, |request, reply| {
+                            answer(init, request, reply, &mut ending)
+                        });
+                    }
+                }
+                tag => readiness(init, (tag - TAG_READY) as ServiceId),
+            }
+        }
+        init.sup.tick(sys::now_ms(), send);
+    }
+}
+
+/// True when the environment says init runs in a container (`container=…`, as systemd reads
+/// it), where the early mounts and the final remount must not touch the host.
+fn in_container() -> bool {
+    let mut found = false;
+    // SAFETY: musl keeps `environ` valid and null-terminated for the life of the process.
+    let mut entry = unsafe { environ };
+    while !entry.is_null() {
+        // SAFETY: each entry up to the null one is a NUL-terminated string.
+        let ptr = unsafe { *entry };
+        if ptr.is_null() {
+            break;
+        }
+        // SAFETY: as above.
+        let text = unsafe { core::ffi::CStr::from_ptr(ptr) }.to_bytes();
+        found |= text.starts_with(b"container=");
+        // SAFETY: not past the null terminator, checked above.
+        entry = unsafe { entry.add(1) };
+    }
+    found
+}
+
+extern "C" {
+    static environ: *const *const core::ffi::c_char;
+}
+
+/// Declares every file in `dir`, then reads each, then reports cycles.
+fn load(init: &mut Init, dir: &str) {
+    let fd = match rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            say!(
+                "unable to open {dir}: {}; no services to start",
+                sys::errno_name(e)
+            );
+            return;
+        }
+    };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = RawDir::new(&fd, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name().to_bytes();
+        if name.starts_with(b".") {
+            continue;
+        }
+        let Ok(name) = core::str::from_utf8(name) else {
+            continue;
+        };
+        if let Err(e) = init.table.declare(name) {
+            say!("{dir}/{name}: {e}; skipped");
+        }
+    }
+    for id in init.table.ids() {
+        let mut path = Line::new();
+        let _ = write!(path, "{dir}/{}", init.table.name(id));
+        let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
+        let text = match read_file(&mut init.file, path) {
+            Ok(text) => text,
+            Err(e) => {
+                say!("unable to read {path}: {}", sys::errno_name(e));
+                continue;
+            }
+        };
+        if let Err(e) = init.table.define(id, text) {
+            say!("{path}: {e}");
+        }
+    }
+    init.table.mark_cycles(|table, cycle| {
+        let mut line = Line::new();
+        let _ = write!(line, "init: dependency cycle: ");
+        for &id in cycle {
+            let _ = write!(line, "{} -> ", table.name(id));
+        }
+        let _ = write!(
+            line,
+            "{}; these services will not start",
+            cycle.first().map_or("", |&id| table.name(id))
+        );
+        line.send(sys::stderr());
+    });
+    init.sup.sync(&init.table);
+}
+
+/// Reads a whole service file into `buf`.
+fn read_file<'b>(buf: &'b mut [u8], path: &str) -> Result<&'b str, Errno> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut len = 0;
+    loop {
+        let Some(rest) = buf.get_mut(len..) else {
+            return Err(Errno::FBIG);
+        };
+        if rest.is_empty() {
+            return Err(Errno::FBIG);
+        }
+        match rustix::io::read(&fd, rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    core::str::from_utf8(buf.get(..len).unwrap_or(&[])).map_err(|_| Errno::ILSEQ)
+}
+
+/// Starts every service the supervisor says can start.
+fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64) {
+    while let Some(decision) = init.sup.next(&init.table) {
+        match decision {
+            Decision::Start(id) => match spawn::spawn(&init.table, id) {
+                Ok(spawned) => {
+                    if let Some(ready) = spawned.ready {
+                        let tag = epoll::EventData::new_u64(TAG_READY + u64::from(id));
+                        let _ = epoll::add(epoll_fd, &ready, tag, epoll::EventFlags::IN);
+                        forget_ready(init, id);
+                        if let Some(slot) = init.ready.get_mut(usize::from(id)) {
+                            *slot = sys::into_raw(ready) + 1;
+                        }
+                    }
+                    init.sup.started(&init.table, id, spawned.pid, now);
+                }
+                Err(e) => {
+                    say!("unable to start {}: {}", init.table.name(id), e);
+                    init.sup.spawn_failed(id, SpawnError::errno(&e));
+                }
+            },
+            Decision::Blocked(id, why) => {
+                let name = init.table.name(id);
+                match why {
+                    Blocker::Dependency(d) => say!(
+                        "{name} not started: it needs {}, which cannot start",
+                        init.table.name(d)
+                    ),
+                    Blocker::Cycle => say!("{name} not started: it is part of a dependency cycle"),
+                    Blocker::InvalidDefinition => say!("{name} not started: its file is broken"),
+                }
+            }
+        }
+    }
+}
+
+/// Closes the readiness pipe of `id`, if it has one.
+fn forget_ready(init: &mut Init, id: ServiceId) {
+    if let Some(slot) = init.ready.get_mut(usize::from(id)) {
+        if *slot != 0 {
+            sys::close_raw(*slot - 1);
+            *slot = 0;
+        }
+    }
+}
+
+/// Something arrived on the readiness pipe of `id`: a newline means ready.
+fn readiness(init: &mut Init, id: ServiceId) {
+    let Some(&slot) = init.ready.get(usize::from(id)) else {
+        return;
+    };
+    if slot == 0 {
+        return;
+    }
+    let mut buf = [0u8; 64];
+    match rustix::io::read(sys::borrow_raw(slot - 1), &mut buf) {
+        Ok(n) if buf.get(..n).is_some_and(|b| b.contains(&b'\n')) => {
+            init.sup.ready(id);
+            forget_ready(init, id);
+        }
+        Ok(0) | Err(_) => forget_ready(init, id),
+        Ok(_) => {}
+    }
+}
+
+/// Collects every process that ended, services and orphans alike.
+fn reap(init: &mut Init) {
+    while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+        let status = match (status.exit_status(), status.terminating_signal()) {
+            (Some(code), _) => ExitStatus::Code(code),
+            (_, Some(signal)) => ExitStatus::Signal(signal),
+            _ => continue,
+        };
+        let now = sys::now_ms();
+        let Some(exit) = init
+            .sup
+            .exited(&init.table, pid.as_raw_nonzero().get(), status, now)
+        else {
+            continue;
+        };
+        forget_ready(init, exit.id);
+        let name = init.table.name(exit.id);
+        let how = control::Status(exit.status);
+        match exit.state {
+            State::Backoff { until } => say!(
+                "{name} ended ({how}); restarting in {} ms",
+                until.saturating_sub(now)
+            ),
+            State::Failed(Failure::CrashLoop(_)) => {
+                say!("{name} ended ({how}) and keeps crashing; not restarting it (init ctl start {name} tries again)")
+            }
+            State::Failed(_) => say!("{name} failed ({how})"),
+            _ => {}
+        }
+    }
+}
+
+/// Sends a signal to a service's process group.
+fn send(kill: Kill) {
+    let (pid, signal) = match kill {
+        Kill::Term(pid) => (pid, Signal::TERM),
+        Kill::Kill(pid) => (pid, Signal::KILL),
+    };
+    if let Some(pid) = Pid::from_raw(pid) {
+        // The service runs in its own session: signal its whole group, then the leader in
+        // case it left the group.
+        let _ = rustix::process::kill_process_group(pid, signal);
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+fn begin_shutdown(init: &mut Init, ending: &mut Option<Ending>, how: Ending) {
+    if ending.is_none() {
+        say!(
+            "stopping every service to {}",
+            match how {
+                Ending::PowerOff => "power off",
+                Ending::Reboot => "reboot",
+                Ending::Halt => "halt",
+            }
+        );
+        *ending = Some(how);
+        init.sup.shut_down();
+    }
+}
+
+/// Answers one control request.
+fn answer(
+    init: &mut Init,
+    request: Option<Request<'_>>,
+    reply: &mut Reply,
+    ending: &mut Option<Ending>,
+) -> u8 {
+    let now = sys::now_ms();
+    let Some(request) = request else {
+        reply.usage();
+        return 2;
+    };
+    let name = match request {
+        Request::Status => {
+            for id in init.table.ids() {
+                let mut line = Line::new();
+                control::describe(&init.table, &init.sup, id, &mut line, now);
+                reply.line(&mut line);
+            }
+            return 0;
+        }
+        Request::Shutdown(how) => {
+            begin_shutdown(init, ending, how);
+            return 0;
+        }
+        Request::Start(name) | Request::Stop(name) | Request::Restart(name) => name,
+    };
+    let Some(id) = init.table.find(name) else {
+        let mut line = Line::new();
+        let _ = write!(line, "no service called {name}");
+        reply.line(&mut line);
+        return 1;
+    };
+    match request {
+        Request::Start(_) => {
+            if !init.sup.start(id) {
+                let mut line = Line::new();
+                control::describe(&init.table, &init.sup, id, &mut line, now);
+                reply.line(&mut line);
+                return 1;
+            }
+        }
+        Request::Stop(_) => {
+            if let Some(kill) = init.sup.stop(id, false, now) {
+                send(kill);
+            }
+        }
+        _ => {
+            if let Some(kill) = init.sup.stop(id, true, now) {
+                send(kill);
+            }
+        }
+    }
+    0
+}
+
+/// Every service is down: end the system (PID 1) or return (a supervisor for tests).
+fn finish(ending: Ending, pid1: bool, container: bool) -> i32 {
+    if !pid1 {
+        say!("every service is stopped");
+        return 0;
+    }
+    // What is left is not a service: ask it to end, then make it.
+    terminate_everything();
+    rustix::fs::sync();
+    if !container {
+        // A read-only root survives the power going away.
+        if let Err(e) = rustix::mount::mount_remount("/", rustix::mount::MountFlags::RDONLY, "") {
+            say!("unable to remount / read-only: {}", sys::errno_name(e));
+        }
+    }
+    let command = match ending {
+        Ending::PowerOff => rustix::system::RebootCommand::PowerOff,
+        Ending::Reboot => rustix::system::RebootCommand::Restart,
+        Ending::Halt => rustix::system::RebootCommand::Halt,
+    };
+    let e = rustix::system::reboot(command)
+        .err()
+        .unwrap_or(Errno::INVAL);
+    say!(
+        "unable to end the system: {}; halting here",
+        sys::errno_name(e)
+    );
+    loop {
+        let _ = rustix::event::epoll::create(epoll::CreateFlags::CLOEXEC).map(|ep| {
+            let mut events = [core::mem::MaybeUninit::<epoll::Event>::uninit(); 1];
+            let _ = epoll::wait(&ep, &mut events[..], None);
+        });
+    }
+}
+
+/// SIGTERM to every process, a grace period, SIGKILL to what remains, all reaped.
+fn terminate_everything() {
+    sys::kill_all(libc::SIGTERM);
+    let deadline = sys::now_ms() + STOP_GRACE_MS;
+    while sys::now_ms() < deadline {
+        match rustix::process::wait(WaitOptions::NOHANG) {
+            Ok(Some(_)) => continue,
+            Err(Errno::CHILD) => return,
+            _ => sys::sleep_ms(10),
+        }
+    }
+    sys::kill_all(libc::SIGKILL);
+    while let Ok(Some(_)) = rustix::process::wait(WaitOptions::empty()) {}
+}

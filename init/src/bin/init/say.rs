@@ -1,0 +1,67 @@
+//! Messages on the console, s6-style: `init: unable to mount /proc: EPERM`.
+
+use core::fmt::{self, Write};
+
+use rustix::fd::BorrowedFd;
+
+use crate::sys;
+
+/// Longest message line; longer ones are cut.
+const LINE_MAX: usize = 512;
+
+/// A message line being formatted on the stack.
+pub struct Line {
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl Line {
+    /// An empty line.
+    pub fn new() -> Self {
+        Line {
+            buf: [0; LINE_MAX],
+            len: 0,
+        }
+    }
+
+    /// The text so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Writes the line and a newline to `fd`.
+    pub fn send(&mut self, fd: BorrowedFd<'_>) {
+        if self.len == LINE_MAX {
+            self.len -= 1;
+        }
+        let _ = self.write_str("\n");
+        sys::write_all(fd, self.as_bytes());
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = LINE_MAX - self.len;
+        let take = s.len().min(room);
+        if let (Some(dest), Some(src)) = (
+            self.buf.get_mut(self.len..self.len + take),
+            s.as_bytes().get(..take),
+        ) {
+            dest.copy_from_slice(src);
+            self.len += take;
+        }
+        Ok(())
+    }
+}
+
+/// Prints `init: …` on standard error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write as _;
+        let mut line = $crate::say::Line::new();
+        let _ = write!(line, "init: ");
+        let _ = write!(line, $($arg)*);
+        line.send($crate::sys::stderr());
+    }};
+}
+pub(crate) use say;

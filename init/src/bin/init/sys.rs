@@ -1,0 +1,273 @@
+//! Thin wrappers over the system calls init makes: one function per operation, the C call it
+//! makes named in its doc. Every `unsafe` block of the binary is here, each with its reason.
+
+use core::ffi::{c_char, c_int};
+use core::mem::MaybeUninit;
+
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+
+// musl's libc.a, self-contained in the Rust target: the start files, fork, exec, signalfd.
+#[link(name = "c")]
+extern "C" {}
+
+/// Standard error, where every message of init goes (the console when init is PID 1).
+pub fn stderr() -> BorrowedFd<'static> {
+    // SAFETY: fd 2 stays open for init's whole life (the kernel's console, or the caller's
+    // stderr); writes to a closed fd fail harmlessly with EBADF.
+    unsafe { BorrowedFd::borrow_raw(2) }
+}
+
+/// Standard output.
+pub fn stdout() -> BorrowedFd<'static> {
+    // SAFETY: as for `stderr`.
+    unsafe { BorrowedFd::borrow_raw(1) }
+}
+
+/// Writes all of `bytes` to `fd` (write(2) until done), giving up silently on error: a
+/// message that cannot be shown must not stop init.
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or(&[]),
+            Err(Errno::INTR) => {}
+            _ => return,
+        }
+    }
+}
+
+/// The symbolic name of an error number, as a sysadmin looks it up.
+pub fn errno_name(e: Errno) -> &'static str {
+    match e {
+        Errno::PERM => "EPERM",
+        Errno::NOENT => "ENOENT",
+        Errno::SRCH => "ESRCH",
+        Errno::INTR => "EINTR",
+        Errno::IO => "EIO",
+        Errno::TOOBIG => "E2BIG",
+        Errno::NOEXEC => "ENOEXEC",
+        Errno::BADF => "EBADF",
+        Errno::CHILD => "ECHILD",
+        Errno::AGAIN => "EAGAIN",
+        Errno::NOMEM => "ENOMEM",
+        Errno::ACCESS => "EACCES",
+        Errno::BUSY => "EBUSY",
+        Errno::EXIST => "EEXIST",
+        Errno::NODEV => "ENODEV",
+        Errno::NOTDIR => "ENOTDIR",
+        Errno::ISDIR => "EISDIR",
+        Errno::INVAL => "EINVAL",
+        Errno::MFILE => "EMFILE",
+        Errno::TXTBSY => "ETXTBSY",
+        Errno::NOSPC => "ENOSPC",
+        Errno::ROFS => "EROFS",
+        Errno::NAMETOOLONG => "ENAMETOOLONG",
+        Errno::NOSYS => "ENOSYS",
+        Errno::LOOP => "ELOOP",
+        Errno::ADDRINUSE => "EADDRINUSE",
+        Errno::CONNREFUSED => "ECONNREFUSED",
+        _ => "an unexpected error",
+    }
+}
+
+/// Milliseconds of the monotonic clock (clock_gettime(2), CLOCK_MONOTONIC).
+pub fn now_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64)
+        .saturating_mul(1000)
+        .saturating_add(t.tv_nsec as u64 / 1_000_000)
+}
+
+/// A set of signals.
+pub struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    /// The signals given (sigemptyset(3), sigaddset(3)).
+    pub fn of(signals: &[c_int]) -> Self {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the set it is given; sigaddset takes an initialised
+        // set and a signal number (an invalid one only makes it return EINVAL).
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            for &signal in signals {
+                libc::sigaddset(set.as_mut_ptr(), signal);
+            }
+            SignalSet(set.assume_init())
+        }
+    }
+}
+
+/// Blocks `set` and returns a signalfd(2) that reads them instead.
+pub fn signal_fd(set: &SignalSet) -> Result<OwnedFd, Errno> {
+    // SAFETY: the set is initialised; sigprocmask only reads it.
+    if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set.0, core::ptr::null_mut()) } != 0 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: -1 asks for a new descriptor; the set is initialised.
+    let fd = unsafe { libc::signalfd(-1, &set.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: signalfd returned a new descriptor that nothing else owns.
+    Ok(unsafe { rustix::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Reads the next pending signal from a signalfd (read(2)), or `None` when none is pending.
+pub fn read_signal(fd: BorrowedFd<'_>) -> Option<u32> {
+    let mut info = [0u8; core::mem::size_of::<libc::signalfd_siginfo>()];
+    match rustix::io::read(fd, &mut info) {
+        Ok(n) if n == info.len() => {
+            let mut signo = [0u8; 4];
+            signo.copy_from_slice(info.get(..4)?);
+            Some(u32::from_ne_bytes(signo))
+        }
+        _ => None,
+    }
+}
+
+fn last_errno() -> Errno {
+    // SAFETY: __errno_location returns this thread's errno slot, always valid.
+    Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
+}
+
+/// What fork(2) returned to this process.
+pub enum Forked {
+    /// This is the child.
+    Child,
+    /// This is the parent; the child's pid.
+    Parent(i32),
+}
+
+/// fork(2).
+pub fn fork() -> Result<Forked, Errno> {
+    // SAFETY: init is single-threaded, so the child gets a consistent copy of everything; the
+    // child only makes async-signal-safe calls before it execs or exits.
+    match unsafe { libc::fork() } {
+        -1 => Err(last_errno()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// In a child: makes `fd` appear as descriptor `target` (dup2(2)), without close-on-exec.
+pub fn child_dup2(fd: BorrowedFd<'_>, target: c_int) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    // SAFETY: both are plain descriptor numbers; dup2 closes `target` first if it is open.
+    if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// In a child: unblocks every signal and restores default dispositions (sigprocmask(2)), so
+/// the service starts as a fresh process would.
+pub fn child_reset_signals() {
+    let empty = SignalSet::of(&[]);
+    // SAFETY: the set is initialised; the old mask is not wanted.
+    unsafe {
+        libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
+    }
+}
+
+/// In a child: becomes `uid`:`gid` with no supplementary groups (setgroups(2), setgid(2),
+/// setuid(2)), in that order, since dropping the uid first would forbid the rest. The raw
+/// system calls act on this thread only, which is the whole of a freshly forked child.
+pub fn child_become(uid: u32, gid: u32) -> Result<(), Errno> {
+    use rustix::process::{Gid, Uid};
+    match rustix::thread::set_thread_groups(&[]) {
+        Ok(()) | Err(Errno::PERM) => {}
+        Err(e) => return Err(e),
+    }
+    rustix::thread::set_thread_gid(Gid::from_raw(gid))?;
+    rustix::thread::set_thread_uid(Uid::from_raw(uid))
+}
+
+/// In a child: execve(2); returns only on failure, with the reason.
+pub fn exec(path: *const c_char, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    // SAFETY: the caller passes NUL-terminated strings and null-terminated pointer arrays
+    // that live until exec replaces the process.
+    unsafe {
+        libc::execve(path, argv.as_ptr(), envp.as_ptr());
+    }
+    last_errno()
+}
+
+/// Ends this process at once (_exit(2)), running nothing else: for a child whose exec failed.
+pub fn exit_now(code: c_int) -> ! {
+    // SAFETY: _exit takes any status and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes a raw descriptor we hold by number (close(2)); errors are of no use here.
+pub fn close_raw(fd: i32) {
+    if fd >= 0 {
+        // SAFETY: the caller owns `fd` and forgets it after this call.
+        drop(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) });
+    }
+}
+
+/// Borrows a raw descriptor we hold by number.
+pub fn borrow_raw(fd: i32) -> BorrowedFd<'static> {
+    // SAFETY: the caller holds `fd` open for as long as it uses the borrow (the event loop
+    // closes it only after removing it from every structure).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Gives up ownership of a descriptor, returning its number (the event loop tracks it).
+pub fn into_raw(fd: OwnedFd) -> i32 {
+    rustix::fd::IntoRawFd::into_raw_fd(fd)
+}
+
+/// The argument vector musl's start files hand to `main`.
+#[derive(Clone, Copy)]
+pub struct Args {
+    argc: usize,
+    argv: *const *const c_char,
+}
+
+impl Args {
+    /// Wraps main's arguments.
+    pub fn new(argc: c_int, argv: *const *const c_char) -> Self {
+        Args {
+            argc: if argv.is_null() {
+                0
+            } else {
+                argc.max(0) as usize
+            },
+            argv,
+        }
+    }
+
+    /// Argument `i` without its NUL, if there is one.
+    pub fn get(&self, i: usize) -> Option<&'static [u8]> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: the C runtime passes argc valid NUL-terminated strings that live as long as
+        // the process.
+        unsafe {
+            let ptr = *self.argv.add(i);
+            if ptr.is_null() {
+                return None;
+            }
+            Some(core::ffi::CStr::from_ptr(ptr).to_bytes())
+        }
+    }
+}
+
+/// Sends `signal` to every process but init itself (kill(2) with pid -1).
+pub fn kill_all(signal: c_int) {
+    // SAFETY: kill with -1 only sends a signal; it touches no memory.
+    unsafe {
+        libc::kill(-1, signal);
+    }
+}
+
+/// Sleeps `ms` milliseconds (nanosleep(2) through clock_nanosleep).
+pub fn sleep_ms(ms: u64) {
+    let request = rustix::time::Timespec {
+        tv_sec: (ms / 1000) as i64,
+        tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+    };
+    let _ = rustix::thread::nanosleep(&request);
+}
