@@ -5,6 +5,7 @@
 //! - [`table`]: every service, its definition and its resolved dependencies;
 //! - [`supervisor`]: the life of every service as an explicit state machine;
 //! - [`command`]: a command line split into arguments, as a shell would without expanding;
+//! - [`log`]: the last lines every service printed, in one shared ring;
 //! - [`passwd`]: users looked up in /etc/passwd without the C library;
 //! - [`strings`]: the fixed block holding every service's strings;
 //! - [`limits`]: every capacity and time constant.
@@ -29,6 +30,7 @@ extern crate std;
 
 pub mod command;
 pub mod limits;
+pub mod log;
 pub mod passwd;
 pub mod service;
 pub mod strings;

@@ -47,3 +47,10 @@ pub const MAX_RAPID_FAILURES: u8 = 5;
 
 /// Time a service has to exit after SIGTERM before it gets SIGKILL, in milliseconds.
 pub const STOP_GRACE_MS: u64 = 5_000;
+
+/// Lines of service output kept for `init ctl log NAME`, over all services; the oldest go
+/// first when it is full.
+pub const LOG_SLOTS: usize = 512;
+
+/// Bytes of one kept line; a longer line takes several slots.
+pub const LOG_LINE_MAX: usize = 124;

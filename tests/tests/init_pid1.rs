@@ -56,7 +56,11 @@ impl Pid1 {
         fs::create_dir(d.join("services")).unwrap();
         for (name, text) in scripts {
             let path = d.join(name);
-            fs::write(&path, format!("#!/bin/sh\nD={}\n{text}", d.display())).unwrap();
+            fs::write(
+                &path,
+                format!("#!/bin/sh\nD={}\nexport D\n{text}", d.display()),
+            )
+            .unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
         }
         for (name, text) in services {
@@ -334,6 +338,38 @@ fn broken_files_and_cycles_are_reported_and_the_rest_boots() {
     ] {
         assert!(console.contains(expected), "console lacks {expected:?}:\n{console}");
     }
+    init.ctl(&["poweroff"]).ok();
+    init.wait_exit(Duration::from_secs(15));
+}
+
+#[test]
+fn output_is_kept_and_sd_notify_readiness_works() {
+    let mut init = Pid1::start(
+        &[
+            ("chatty", "run=@D/chatty.sh\n"),
+            ("notifier", "run=@D/notify.sh\nready=notify\n"),
+            ("after-notify", "run=@D/after.sh\nneeds=notifier\n"),
+        ],
+        &[
+            ("chatty.sh", "echo hello from chatty\necho second line >&2\nexec sleep 100000\n"),
+            // sd_notify(3) from the service's main process, half a second after it starts.
+            (
+                "notify.sh",
+                "exec python3 -c 'import os, socket, time\ntime.sleep(0.5)\nopen(os.environ[\"D\"] + \"/notified\", \"w\").write(open(\"/proc/uptime\").read().split()[0])\nsocket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b\"READY=1\", os.environ[\"NOTIFY_SOCKET\"])\ntime.sleep(100000)'\n",
+            ),
+            ("after.sh", "cut -d' ' -f1 /proc/uptime > $D/after.started\nexec sleep 100000\n"),
+        ],
+    );
+    init.wait_for("after-notify", "up", Duration::from_secs(10));
+    assert!(read_number(&init.path("after.started")) >= read_number(&init.path("notified")));
+    let log = init.ctl(&["log", "chatty"]).ok();
+    assert_eq!(log.stdout, "hello from chatty\nsecond line\n");
+    assert!(
+        init.console().contains("chatty: hello from chatty\n"),
+        "{}",
+        init.console()
+    );
+    init.ctl(&["log", "nobody"]).code(1);
     init.ctl(&["poweroff"]).ok();
     init.wait_exit(Duration::from_secs(15));
 }

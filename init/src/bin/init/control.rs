@@ -41,11 +41,13 @@ pub enum Request<'a> {
     Stop(&'a str),
     /// Stop and start a service.
     Restart(&'a str),
+    /// Print the kept output of a service.
+    Log(&'a str),
     /// Shut the system down.
     Shutdown(Ending),
 }
 
-const USAGE: &str = "usage: init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n\
+const USAGE: &str = "usage: init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | log NAME | poweroff | reboot | halt\n\
 Exit codes: 0 success, 1 no (unknown service, cannot start), 2 usage error, 3 system failure.\n";
 
 fn parse(line: &str) -> Option<Request<'_>> {
@@ -55,6 +57,7 @@ fn parse(line: &str) -> Option<Request<'_>> {
         ("start", Some(name)) => Request::Start(name),
         ("stop", Some(name)) => Request::Stop(name),
         ("restart", Some(name)) => Request::Restart(name),
+        ("log", Some(name)) => Request::Log(name),
         ("poweroff", None) => Request::Shutdown(Ending::PowerOff),
         ("reboot", None) => Request::Shutdown(Ending::Reboot),
         ("halt", None) => Request::Shutdown(Ending::Halt),

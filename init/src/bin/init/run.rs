@@ -4,6 +4,7 @@
 use core::fmt::Write;
 
 use nanolin_init::limits::{MAX_SERVICES, SERVICE_FILE_MAX_LEN, STOP_GRACE_MS};
+use nanolin_init::log::LogRing;
 use nanolin_init::service::ServiceId;
 use nanolin_init::supervisor::{Blocker, Decision, ExitStatus, Failure, Kill, State, Supervisor};
 use nanolin_init::table::ServiceTable;
@@ -22,10 +23,19 @@ use crate::sys::{self, Args, SignalSet};
 /// Where service files live unless `--services DIR` says otherwise.
 const DEFAULT_SERVICES: &str = "/etc/nanolin/services";
 
-/// Epoll tags: the signalfd, the control socket, then one per readiness pipe.
+/// Epoll tags: what an event is about in the high half, the service in the low half.
 const TAG_SIGNALS: u64 = 0;
-const TAG_CONTROL: u64 = 1;
-const TAG_READY: u64 = 2;
+const TAG_CONTROL: u64 = 1 << 32;
+const TAG_NOTIFY: u64 = 2 << 32;
+const TAG_READY: u64 = 3 << 32;
+const TAG_OUTPUT: u64 = 4 << 32;
+const TAG_KIND: u64 = !0 << 32;
+
+/// Bytes of service output read at once.
+const OUTPUT_CHUNK: usize = 1024;
+
+/// Longest `NOTIFY_SOCKET=…` entry.
+const NOTIFY_ENV_MAX: usize = 128;
 
 /// Events handled per wake-up.
 const EVENTS_PER_WAIT: usize = 32;
@@ -37,14 +47,23 @@ struct Init {
     sup: Supervisor,
     /// Read end of each service's readiness pipe, as fd + 1 (0: none).
     ready: [i32; MAX_SERVICES],
+    /// Read end of each service's output pipe, as fd + 1 (0: none).
+    output: [i32; MAX_SERVICES],
+    /// The last lines of every service's output.
+    log: LogRing,
     file: [u8; SERVICE_FILE_MAX_LEN],
+    /// `NOTIFY_SOCKET=path`, NUL-terminated, for `ready=notify` services.
+    notify_env: [u8; NOTIFY_ENV_MAX],
 }
 
 static mut INIT: Init = Init {
     table: ServiceTable::new(),
     sup: Supervisor::new(),
     ready: [0; MAX_SERVICES],
+    output: [0; MAX_SERVICES],
+    log: LogRing::new(),
     file: [0; SERVICE_FILE_MAX_LEN],
+    notify_env: [0; NOTIFY_ENV_MAX],
 };
 
 const USAGE: &str = "usage: init [--services DIR] [--control SOCKET]\n       init ctl COMMAND (see init ctl --help)\n\
@@ -78,6 +97,20 @@ pub fn main(args: Args) -> i32 {
     let container = in_container();
     if pid1 && !container {
         boot::early_boot();
+    }
+    // Every service holds a pipe or two open in init: lift the descriptor limit to the most
+    // the kernel allows.
+    if let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .maximum
+        .ok_or(())
+    {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(limit),
+                maximum: Some(limit),
+            },
+        );
     }
     if !pid1 {
         // Orphans of our services come back to us, as they would to PID 1.
@@ -135,6 +168,29 @@ pub fn main(args: Args) -> i32 {
         }
     };
 
+    let notify = match notify_socket(init, socket) {
+        Ok(fd) => {
+            let _ = epoll::add(
+                &epoll_fd,
+                &fd,
+                epoll::EventData::new_u64(TAG_NOTIFY),
+                epoll::EventFlags::IN,
+            );
+            Some(fd)
+        }
+        Err(e) => {
+            say!("unable to create the notify socket: {}; ready=notify services will not become ready", sys::errno_name(e));
+            None
+        }
+    };
+    // Service output is copied to the kernel log (at debug level, so the console shows it
+    // once) when init is the system's PID 1.
+    let kmsg = if pid1 && !container {
+        rustix::fs::open("/dev/kmsg", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).ok()
+    } else {
+        None
+    };
+
     let mut ending: Option<Ending> = None;
     loop {
         let now = sys::now_ms();
@@ -182,7 +238,19 @@ pub fn main(args: Args) -> i32 {
                         });
                     }
                 }
-                tag => readiness(init, (tag - TAG_READY) as ServiceId),
+                TAG_NOTIFY => {
+                    if let Some(fd) = &notify {
+                        notified(init, fd);
+                    }
+                }
+                tag => {
+                    let id = (tag & !TAG_KIND) as ServiceId;
+                    match tag & TAG_KIND {
+                        TAG_READY => readiness(init, id),
+                        TAG_OUTPUT => output(init, id, kmsg.as_ref()),
+                        _ => {}
+                    }
+                }
             }
         }
         init.sup.tick(sys::now_ms(), send);
@@ -300,8 +368,14 @@ fn read_file<'b>(buf: &'b mut [u8], path: &str) -> Result<&'b str, Errno> {
 fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64) {
     while let Some(decision) = init.sup.next(&init.table) {
         match decision {
-            Decision::Start(id) => match spawn::spawn(&init.table, id) {
+            Decision::Start(id) => match spawn::spawn(&init.table, id, &init.notify_env) {
                 Ok(spawned) => {
+                    let tag = epoll::EventData::new_u64(TAG_OUTPUT + u64::from(id));
+                    let _ = epoll::add(epoll_fd, &spawned.output, tag, epoll::EventFlags::IN);
+                    close_slot(&mut init.output, id);
+                    if let Some(slot) = init.output.get_mut(usize::from(id)) {
+                        *slot = sys::into_raw(spawned.output) + 1;
+                    }
                     if let Some(ready) = spawned.ready {
                         let tag = epoll::EventData::new_u64(TAG_READY + u64::from(id));
                         let _ = epoll::add(epoll_fd, &ready, tag, epoll::EventFlags::IN);
@@ -332,12 +406,125 @@ fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64) {
     }
 }
 
-/// Closes the readiness pipe of `id`, if it has one.
-fn forget_ready(init: &mut Init, id: ServiceId) {
-    if let Some(slot) = init.ready.get_mut(usize::from(id)) {
+/// Closes the descriptor kept for `id` in `slots`, if any.
+fn close_slot(slots: &mut [i32; MAX_SERVICES], id: ServiceId) {
+    if let Some(slot) = slots.get_mut(usize::from(id)) {
         if *slot != 0 {
             sys::close_raw(*slot - 1);
             *slot = 0;
+        }
+    }
+}
+
+/// Closes the readiness pipe of `id`, if it has one.
+fn forget_ready(init: &mut Init, id: ServiceId) {
+    close_slot(&mut init.ready, id);
+}
+
+/// Service `id` printed something: keep it, show it on the console, copy it to the kernel log.
+fn output(init: &mut Init, id: ServiceId, kmsg: Option<&OwnedFd>) {
+    let Some(&slot) = init.output.get(usize::from(id)) else {
+        return;
+    };
+    if slot == 0 {
+        return;
+    }
+    let mut buf = [0u8; OUTPUT_CHUNK];
+    let n = match rustix::io::read(sys::borrow_raw(slot - 1), &mut buf) {
+        Ok(0) | Err(Errno::BADF) => {
+            // Every writer is gone.
+            close_slot(&mut init.output, id);
+            return;
+        }
+        Ok(n) => n,
+        Err(_) => return,
+    };
+    let text = buf.get(..n).unwrap_or(&[]);
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    for line in text.split(|&b| b == b'\n') {
+        init.log.push(id, line);
+        let name = init.table.name(id);
+        let mut shown = Line::new();
+        let _ = write!(shown, "{name}: {}", Bytes(line));
+        shown.send(sys::stderr());
+        if let Some(kmsg) = kmsg {
+            let mut logged = Line::new();
+            let _ = write!(logged, "<7>{name}: {}", Bytes(line));
+            logged.send(kmsg.as_fd());
+        }
+    }
+}
+
+/// Bytes shown as text, invalid UTF-8 replaced.
+struct Bytes<'a>(&'a [u8]);
+
+impl core::fmt::Display for Bytes<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{fffd}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates the datagram socket `ready=notify` services send `READY=1` to, beside the control
+/// socket, and the environment entry that names it.
+fn notify_socket(init: &mut Init, control: &str) -> Result<OwnedFd, Errno> {
+    use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let dir = control
+        .rsplit_once('/')
+        .map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
+    let mut path = Line::new();
+    let _ = write!(path, "{dir}/notify");
+    let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
+    let mut entry = Line::new();
+    let _ = write!(entry, "NOTIFY_SOCKET={path}\0");
+    let entry = entry.as_bytes();
+    init.notify_env
+        .get_mut(..entry.len())
+        .ok_or(Errno::NAMETOOLONG)?
+        .copy_from_slice(entry);
+    let _ = rustix::fs::unlink(path);
+    let socket = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    net::bind(&socket, &SocketAddrUnix::new(path)?)?;
+    // The kernel then tells which process sent each message.
+    net::sockopt::set_socket_passcred(&socket, true)?;
+    Ok(socket)
+}
+
+/// A service wrote to the notify socket: `READY=1` from its main process makes it ready.
+fn notified(init: &mut Init, socket: &OwnedFd) {
+    use core::mem::MaybeUninit;
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    loop {
+        let mut buf = [0u8; 512];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [rustix::io::IoSliceMut::new(&mut buf)];
+        let Ok(msg) = rustix::net::recvmsg(socket, &mut iov, &mut control, RecvFlags::DONTWAIT)
+        else {
+            return;
+        };
+        let mut sender = None;
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmCredentials(cred) = message {
+                sender = Some(cred.pid.as_raw_nonzero().get());
+            }
+        }
+        let text = buf.get(..msg.bytes).unwrap_or(&[]);
+        let ready = text.split(|&b| b == b'\n').any(|l| l == b"READY=1");
+        if let (true, Some(pid)) = (ready, sender) {
+            if let Some(id) = init.sup.find_pid(pid) {
+                init.sup.ready(id);
+            }
         }
     }
 }
@@ -447,7 +634,10 @@ fn answer(
             begin_shutdown(init, ending, how);
             return 0;
         }
-        Request::Start(name) | Request::Stop(name) | Request::Restart(name) => name,
+        Request::Start(name)
+        | Request::Stop(name)
+        | Request::Restart(name)
+        | Request::Log(name) => name,
     };
     let Some(id) = init.table.find(name) else {
         let mut line = Line::new();
@@ -456,6 +646,19 @@ fn answer(
         return 1;
     };
     match request {
+        Request::Log(_) => {
+            let mut line = Line::new();
+            init.log.lines(id, |piece, continued| {
+                if !continued && !line.as_bytes().is_empty() {
+                    reply.line(&mut line);
+                    line = Line::new();
+                }
+                let _ = write!(line, "{}", Bytes(piece));
+            });
+            if !line.as_bytes().is_empty() {
+                reply.line(&mut line);
+            }
+        }
         Request::Start(_) => {
             if !init.sup.start(id) {
                 let mut line = Line::new();

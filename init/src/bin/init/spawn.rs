@@ -105,6 +105,8 @@ pub struct Spawned {
     pub pid: i32,
     /// Read end of its readiness pipe (`ready=fd:N`).
     pub ready: Option<OwnedFd>,
+    /// Read end of the pipe its standard output and error go to.
+    pub output: OwnedFd,
 }
 
 /// Argument buffer: every word and its NUL.
@@ -113,8 +115,9 @@ struct Argv {
     pointers: [*const c_char; MAX_ARGUMENTS + 1],
 }
 
-/// Starts service `id` of `table`.
-pub fn spawn(table: &ServiceTable, id: ServiceId) -> Result<Spawned, SpawnError> {
+/// Starts service `id` of `table`; `notify` is the `NOTIFY_SOCKET=…` entry (NUL-terminated)
+/// given to `ready=notify` services.
+pub fn spawn(table: &ServiceTable, id: ServiceId, notify: &[u8]) -> Result<Spawned, SpawnError> {
     let def = table
         .definition(id)
         .ok_or(SpawnError::System("find its definition", Errno::NOENT))?;
@@ -133,11 +136,17 @@ pub fn spawn(table: &ServiceTable, id: ServiceId) -> Result<Spawned, SpawnError>
         *pointer = argv.bytes.as_ptr().wrapping_add(start).cast();
     }
     // The environment entries are stored NUL-terminated already; point at each.
-    let mut envp: [*const c_char; MAX_ENVIRONMENT + 2] = [core::ptr::null(); MAX_ENVIRONMENT + 2];
+    let mut envp: [*const c_char; MAX_ENVIRONMENT + 3] = [core::ptr::null(); MAX_ENVIRONMENT + 3];
     let mut count = 0;
     if let Some(slot) = envp.get_mut(count) {
         *slot = PATH.as_ptr().cast();
         count += 1;
+    }
+    if def.ready == Readiness::Notify && notify.first().is_some_and(|&b| b != 0) {
+        if let Some(slot) = envp.get_mut(count) {
+            *slot = notify.as_ptr().cast();
+            count += 1;
+        }
     }
     let environment = table.string(def.environment);
     let mut offset = 0;
@@ -158,6 +167,8 @@ pub fn spawn(table: &ServiceTable, id: ServiceId) -> Result<Spawned, SpawnError>
     };
     let (status_read, status_write) =
         pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::System("create a pipe", e))?;
+    let (output_read, output_write) =
+        pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::System("create a pipe", e))?;
 
     match sys::fork().map_err(|e| SpawnError::System("fork", e))? {
         Forked::Child => {
@@ -167,6 +178,7 @@ pub fn spawn(table: &ServiceTable, id: ServiceId) -> Result<Spawned, SpawnError>
                 id,
                 &argv,
                 &envp,
+                &output_write,
                 ready.as_ref().map(|((_, w), n)| (w, *n)),
             );
             let report = [step as u8, 0, 0, 0];
@@ -178,6 +190,7 @@ pub fn spawn(table: &ServiceTable, id: ServiceId) -> Result<Spawned, SpawnError>
         }
         Forked::Parent(pid) => {
             drop(status_write);
+            drop(output_write);
             let ready_read = ready.map(|((r, w), _)| {
                 drop(w);
                 r
@@ -209,6 +222,7 @@ pub fn spawn(table: &ServiceTable, id: ServiceId) -> Result<Spawned, SpawnError>
             Ok(Spawned {
                 pid,
                 ready: ready_read,
+                output: output_read,
             })
         }
     }
@@ -220,6 +234,7 @@ fn child(
     id: ServiceId,
     argv: &Argv,
     envp: &[*const c_char],
+    output: &OwnedFd,
     ready: Option<(&OwnedFd, u8)>,
 ) -> (Step, Errno) {
     sys::child_reset_signals();
@@ -233,6 +248,9 @@ fn child(
     ) {
         let _ = sys::child_dup2(null.as_fd(), 0);
     }
+    // Standard output and error go to init, which keeps and shows them.
+    let _ = sys::child_dup2(output.as_fd(), 1);
+    let _ = sys::child_dup2(output.as_fd(), 2);
     if let Some((write_end, n)) = ready {
         if let Err(e) = sys::child_dup2(write_end.as_fd(), i32::from(n)) {
             return (Step::ReadyFd, e);
