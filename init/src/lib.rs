@@ -4,6 +4,7 @@
 //! - [`service`]: a service as its file defines it;
 //! - [`table`]: every service, its definition and its resolved dependencies;
 //! - [`supervisor`]: the life of every service as an explicit state machine;
+//! - [`cmdline`]: init's options on the kernel command line, and the modules list;
 //! - [`command`]: a command line split into arguments, as a shell would without expanding;
 //! - [`log`]: the last lines every service printed, in one shared ring;
 //! - [`passwd`]: users looked up in /etc/passwd without the C library;
@@ -28,6 +29,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod cmdline;
 pub mod command;
 pub mod limits;
 pub mod log;

@@ -229,9 +229,9 @@ check_fail() { say "FAIL: $*"; failures=$((failures + 1)); }
 ok() { say "ok: $*"; }
 
 # line_of REGEX -> number of the first console line matching it (nothing when none).
-line_of() { grep -anE -m1 -- "$1" "$clean" | cut -d: -f1; }
+line_of() { { grep -anE -m1 -- "$1" "$clean" || true; } | cut -d: -f1; }
 # field_of REGEX KEY -> the value of KEY=… on the first line matching REGEX.
-field_of() { grep -aE -m1 -- "$1" "$clean" | sed -nE "s/.*[ ]$2=([^ ]*).*/\\1/p"; }
+field_of() { { grep -aE -m1 -- "$1" "$clean" || true; } | sed -nE "s/.*[ ]$2=([^ ]*).*/\\1/p"; }
 # before A B WHAT: line A exists, line B exists, A comes first.
 before() {
   local a b

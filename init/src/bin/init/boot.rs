@@ -109,3 +109,47 @@ fn set_hostname() {
         }
     }
 }
+
+/// Reads /proc/cmdline into `buf`.
+pub fn kernel_cmdline(buf: &mut [u8]) -> &str {
+    let Ok(file) = rustix::fs::open(
+        "/proc/cmdline",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return "";
+    };
+    let n = rustix::io::read(&file, &mut *buf).unwrap_or(0);
+    core::str::from_utf8(buf.get(..n).unwrap_or(&[]))
+        .unwrap_or("")
+        .trim_end()
+}
+
+/// Loads the kernel modules listed in `list` (finit_module(2)), in order.
+pub fn load_modules(list: &str) {
+    let Ok(file) = rustix::fs::open(list, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    let n = rustix::io::read(&file, &mut buf).unwrap_or(0);
+    let text = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("");
+    let uname = rustix::system::uname();
+    let release = core::str::from_utf8(uname.release().to_bytes()).unwrap_or("");
+    for module in nanolin_init::cmdline::module_lines(text) {
+        let mut path = crate::say::Line::new();
+        let _ = if module.starts_with('/') {
+            core::fmt::Write::write_str(&mut path, module)
+        } else {
+            core::fmt::Write::write_fmt(&mut path, format_args!("/lib/modules/{release}/{module}"))
+        };
+        let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
+        let compressed = [".xz", ".zst", ".gz"].iter().any(|s| path.ends_with(s));
+        match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => match sys::finit_module(&fd, compressed) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => say!("unable to load module {path}: {}", sys::errno_name(e)),
+            },
+            Err(e) => say!("unable to open module {path}: {}", sys::errno_name(e)),
+        }
+    }
+}

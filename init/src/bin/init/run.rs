@@ -3,6 +3,7 @@
 
 use core::fmt::Write;
 
+use nanolin_init::cmdline::BootOptions;
 use nanolin_init::limits::{MAX_SERVICES, SERVICE_FILE_MAX_LEN, STOP_GRACE_MS};
 use nanolin_init::log::LogRing;
 use nanolin_init::service::ServiceId;
@@ -20,8 +21,14 @@ use crate::say::{say, Line};
 use crate::spawn::{self, SpawnError};
 use crate::sys::{self, Args, SignalSet};
 
-/// Where service files live unless `--services DIR` says otherwise.
+/// Where service files live unless `--services DIR` (or `nanolin.services=`) says otherwise.
 const DEFAULT_SERVICES: &str = "/etc/nanolin/services";
+
+/// The kernel modules to load at boot unless `nanolin.modules=` says otherwise.
+const DEFAULT_MODULES: &str = "/etc/nanolin/modules";
+
+/// How often the hardware watchdog is petted; drivers time out after tens of seconds.
+const WATCHDOG_PET_MS: u64 = 5_000;
 
 /// Epoll tags: what an event is about in the high half, the service in the low half.
 const TAG_SIGNALS: u64 = 0;
@@ -73,12 +80,16 @@ Exit codes: 0 success, 1 no, 2 usage error, 3 system failure.\n";
 /// Runs init: returns only when not PID 1 and every service is down.
 pub fn main(args: Args) -> i32 {
     let mut services = DEFAULT_SERVICES.as_bytes();
+    let mut explicit_services = false;
     let mut socket = control::DEFAULT_SOCKET.as_bytes();
     let mut i = 1;
     while let Some(arg) = args.get(i) {
         let value = args.get(i + 1);
         match (arg, value) {
-            (b"--services", Some(v)) => services = v,
+            (b"--services", Some(v)) => {
+                services = v;
+                explicit_services = true;
+            }
             (b"--control", Some(v)) => socket = v,
             _ => {
                 sys::write_all(sys::stderr(), USAGE.as_bytes());
@@ -87,7 +98,8 @@ pub fn main(args: Args) -> i32 {
         }
         i += 2;
     }
-    let (Ok(services), Ok(socket)) = (core::str::from_utf8(services), core::str::from_utf8(socket))
+    let (Ok(mut services), Ok(socket)) =
+        (core::str::from_utf8(services), core::str::from_utf8(socket))
     else {
         sys::write_all(sys::stderr(), USAGE.as_bytes());
         return 2;
@@ -95,9 +107,31 @@ pub fn main(args: Args) -> i32 {
 
     let pid1 = rustix::process::getpid().is_init();
     let container = in_container();
+    let mut cmdline = [0u8; 1024];
+    let mut watchdog = None;
     if pid1 && !container {
         boot::early_boot();
+        let options = BootOptions::parse(boot::kernel_cmdline(&mut cmdline), |word| {
+            say!("unknown option {word} ignored")
+        });
+        boot::load_modules(options.modules.unwrap_or(DEFAULT_MODULES));
+        if !explicit_services {
+            if let Some(dir) = options.services {
+                services = dir;
+            }
+        }
+        watchdog = options.watchdog.and_then(|device| {
+            rustix::fs::open(device, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| {
+                    say!(
+                        "unable to open the watchdog {device}: {}",
+                        sys::errno_name(e)
+                    )
+                })
+                .ok()
+        });
     }
+    let mut next_pet = 0;
     // Every service holds a pipe or two open in init: lift the descriptor limit to the most
     // the kernel allows.
     if let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -202,7 +236,19 @@ pub fn main(args: Args) -> i32 {
         {
             return finish(ending.unwrap_or(Ending::PowerOff), pid1, container);
         }
-        let timeout = init.sup.next_deadline().map(|d| {
+        if let Some(device) = &watchdog {
+            // Any write pets the watchdog; a hung init stops writing and the board resets.
+            if now >= next_pet {
+                sys::write_all(device.as_fd(), b"\0");
+                next_pet = now + WATCHDOG_PET_MS;
+            }
+        }
+        let deadline = match (init.sup.next_deadline(), watchdog.is_some()) {
+            (Some(d), true) => Some(d.min(next_pet)),
+            (None, true) => Some(next_pet),
+            (d, false) => d,
+        };
+        let timeout = deadline.map(|d| {
             let ms = d.saturating_sub(now);
             rustix::time::Timespec {
                 tv_sec: (ms / 1000) as i64,

@@ -54,14 +54,20 @@ impl Write for Line {
     }
 }
 
+/// Prints `init: …` and a newline on standard error. One function for every message, so each
+/// call site costs only its arguments.
+#[inline(never)]
+pub fn say_line(args: fmt::Arguments<'_>) {
+    let mut line = Line::new();
+    let _ = line.write_str("init: ");
+    let _ = line.write_fmt(args);
+    line.send(sys::stderr());
+}
+
 /// Prints `init: …` on standard error.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use core::fmt::Write as _;
-        let mut line = $crate::say::Line::new();
-        let _ = write!(line, "init: ");
-        let _ = write!(line, $($arg)*);
-        line.send($crate::sys::stderr());
-    }};
+    ($($arg:tt)*) => {
+        $crate::say::say_line(format_args!($($arg)*))
+    };
 }
 pub(crate) use say;

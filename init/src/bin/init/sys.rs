@@ -70,9 +70,17 @@ pub fn errno_name(e: Errno) -> &'static str {
     }
 }
 
-/// Milliseconds of the monotonic clock (clock_gettime(2), CLOCK_MONOTONIC).
+/// Milliseconds of the monotonic clock (clock_gettime(2), CLOCK_MONOTONIC, through musl's
+/// vDSO lookup, which the C library carries anyway).
 pub fn now_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the time into the timespec it is given.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t);
+    }
     (t.tv_sec as u64)
         .saturating_mul(1000)
         .saturating_add(t.tv_nsec as u64 / 1_000_000)
@@ -270,4 +278,31 @@ pub fn sleep_ms(ms: u64) {
         tv_nsec: ((ms % 1000) * 1_000_000) as i64,
     };
     let _ = rustix::thread::nanosleep(&request);
+}
+
+/// Loads a kernel module from an open file (finit_module(2)); `compressed` lets the kernel
+/// decompress it (MODULE_INIT_COMPRESSED_FILE).
+pub fn finit_module(fd: &OwnedFd, compressed: bool) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    const MODULE_INIT_COMPRESSED_FILE: libc::c_long = 4;
+    let flags = if compressed {
+        MODULE_INIT_COMPRESSED_FILE
+    } else {
+        0
+    };
+    let params = b"\0";
+    // SAFETY: finit_module takes a descriptor, a NUL-terminated parameter string and flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            fd.as_raw_fd(),
+            params.as_ptr(),
+            flags,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
 }

@@ -1,0 +1,76 @@
+//! init's options on the kernel command line: `nanolin.NAME=VALUE` words in /proc/cmdline.
+//!
+//! | option | meaning | default |
+//! |---|---|---|
+//! | `nanolin.services=DIR` | where the service files are | `/etc/nanolin/services` |
+//! | `nanolin.modules=FILE` | kernel modules to load first, one per line | `/etc/nanolin/modules` |
+//! | `nanolin.watchdog=DEVICE` | hardware watchdog to pet | none |
+//!
+//! Words without the `nanolin.` prefix belong to the kernel or other programs and are
+//! ignored; so are unknown `nanolin.` options, reported by name so a typo shows.
+
+/// init's options, borrowed from the command line text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BootOptions<'a> {
+    /// `nanolin.services=`.
+    pub services: Option<&'a str>,
+    /// `nanolin.modules=`.
+    pub modules: Option<&'a str>,
+    /// `nanolin.watchdog=`.
+    pub watchdog: Option<&'a str>,
+}
+
+impl<'a> BootOptions<'a> {
+    /// Reads the options from `cmdline`; `unknown` hears each unknown `nanolin.` word.
+    pub fn parse(cmdline: &'a str, mut unknown: impl FnMut(&'a str)) -> Self {
+        let mut options = BootOptions::default();
+        for word in cmdline.split_ascii_whitespace() {
+            let Some(option) = word.strip_prefix("nanolin.") else {
+                continue;
+            };
+            match option.split_once('=') {
+                Some(("services", v)) if !v.is_empty() => options.services = Some(v),
+                Some(("modules", v)) if !v.is_empty() => options.modules = Some(v),
+                Some(("watchdog", v)) if !v.is_empty() => options.watchdog = Some(v),
+                _ => unknown(word),
+            }
+        }
+        options
+    }
+}
+
+/// The module files named in a modules list: one per line, `#` comments and blank lines
+/// skipped, each a path absolute or relative to `/lib/modules/RELEASE/`.
+pub fn module_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn reads_our_options_and_names_unknown_ones() {
+        let mut unknown = Vec::new();
+        let options = BootOptions::parse(
+            "console=ttyAMA0 quiet nanolin.watchdog=/dev/watchdog0 nanolin.servics=/x nanolin.modules=/etc/m root=/dev/vda2",
+            |w| unknown.push(w),
+        );
+        assert_eq!(options.watchdog, Some("/dev/watchdog0"));
+        assert_eq!(options.modules, Some("/etc/m"));
+        assert_eq!(options.services, None);
+        assert_eq!(unknown, ["nanolin.servics=/x"]);
+    }
+
+    #[test]
+    fn lists_modules() {
+        let list = "# storage\nkernel/fs/squashfs/squashfs.ko\n\n  /abs/overlay.ko  \n";
+        assert_eq!(
+            module_lines(list).collect::<Vec<_>>(),
+            ["kernel/fs/squashfs/squashfs.ko", "/abs/overlay.ko"]
+        );
+    }
+}

@@ -1,0 +1,453 @@
+/* Measuring helper of tests/bench/init.sh. Linux only; built static by the script.
+ *
+ *   nlbench stamp FILE [--bind SRC DST]... -- CMD...
+ *       Runs as PID 1 of the benchmark's namespace (started by unshare): bind-mounts SRC on
+ *       DST (the namespace has a private mount table), writes CLOCK_MONOTONIC in ns to FILE,
+ *       then execs CMD, the supervisor. The stamp is taken immediately before execve, so
+ *       bring-up figures exclude unshare's own set-up.
+ *   nlbench up N TIMEOUT_MS STAMP SVC LOG -- CMD...
+ *       Starts CMD (unshare … nlbench stamp … supervisor) with output to LOG, polls /proc
+ *       until exactly N processes run the service binary SVC (/proc/PID/exe, so after their
+ *       exec), prints "MS PID": milliseconds from the stamp to that moment, and CMD's pid.
+ *   nlbench restart SVC NSPID KILLS TIMEOUT_MS
+ *       In the PID namespace of host pid NSPID: for each of the KILLS lowest-pid service
+ *       processes (distinct services, long up), SIGKILL it and poll /proc until a new
+ *       process runs SVC; prints each kill-to-new-process latency in microseconds.
+ *   nlbench mem NSPID SVC
+ *       Prints "PID1_KIB TREE_KIB TREE_PROCS SVC_PROCS": private memory (Private_Clean +
+ *       Private_Dirty of /proc/PID/smaps_rollup) of NSPID, and summed over every process of
+ *       its PID namespace that does not run SVC (the supervision tree).
+ *   nlbench count SVC
+ *       Prints how many processes run SVC, anywhere.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "nlbench: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec t = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&t, NULL);
+}
+
+/* --- /proc scanning ------------------------------------------------------------------- */
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int proc_fd = -1;
+static char dents[1 << 16];
+static int max_pid;
+
+static void proc_open(void)
+{
+    proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0)
+        die("cannot open %s", "/proc");
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+    if (!f || fscanf(f, "%d", &max_pid) != 1)
+        max_pid = 4194304;
+    if (f)
+        fclose(f);
+    max_pid += 1;
+}
+
+/* Calls fn(pid, ctx) for every process; stops early when fn returns non-zero. */
+static void proc_each(int (*fn)(int, void *), void *ctx)
+{
+    if (lseek(proc_fd, 0, SEEK_SET) < 0)
+        die("cannot rewind %s", "/proc");
+    for (;;) {
+        long n = syscall(SYS_getdents64, proc_fd, dents, sizeof dents);
+        if (n < 0)
+            die("cannot read %s", "/proc");
+        if (n == 0)
+            return;
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+            off += d->d_reclen;
+            const char *s = d->d_name;
+            if (*s < '1' || *s > '9')
+                continue;
+            int pid = 0;
+            for (; *s >= '0' && *s <= '9'; s++)
+                pid = pid * 10 + (*s - '0');
+            if (*s == 0 && pid < max_pid && fn(pid, ctx))
+                return;
+        }
+    }
+}
+
+static const char *svc_path;
+
+/* 1 when `pid` runs the service binary (it has exec'd it). */
+static int runs_svc(int pid)
+{
+    char p[64], buf[PATH_MAX];
+    snprintf(p, sizeof p, "/proc/%d/exe", pid);
+    ssize_t n = readlink(p, buf, sizeof buf - 1);
+    if (n < 0)
+        return 0;
+    buf[n] = 0;
+    return strcmp(buf, svc_path) == 0;
+}
+
+/* The inode of pid's PID namespace, 0 when gone. */
+static unsigned long long pid_ns(int pid)
+{
+    char p[64], buf[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/pid", pid);
+    ssize_t n = readlink(p, buf, sizeof buf - 1);
+    if (n < 0)
+        return 0;
+    buf[n] = 0;
+    unsigned long long ino = 0;
+    if (sscanf(buf, "pid:[%llu]", &ino) != 1)
+        return 0;
+    return ino;
+}
+
+/* --- counting ----------------------------------------------------------------------- */
+
+static unsigned char *known; /* 1: seen running SVC (services do not die during bring-up) */
+
+static int count_one(int pid, void *ctx)
+{
+    int *count = ctx;
+    if (known[pid] || runs_svc(pid)) {
+        known[pid] = 1;
+        ++*count;
+    }
+    return 0;
+}
+
+static int count_svc(void)
+{
+    int count = 0;
+    proc_each(count_one, &count);
+    return count;
+}
+
+static int cmd_count(char **argv)
+{
+    svc_path = argv[0];
+    proc_open();
+    known = calloc(max_pid, 1);
+    if (!known)
+        die("%s", "out of memory");
+    printf("%d\n", count_svc());
+    return 0;
+}
+
+/* --- stamp ------------------------------------------------------------------------- */
+
+static int cmd_stamp(int argc, char **argv)
+{
+    if (argc < 3)
+        die("%s", "usage: nlbench stamp FILE [--bind SRC DST]... -- CMD...");
+    const char *file = argv[0];
+    int i = 1;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--bind") == 0 && i + 2 < argc) {
+            if (mount(argv[i + 1], argv[i + 2], NULL, MS_BIND, NULL) != 0)
+                die("cannot bind-mount over %s", argv[i + 2]);
+            i += 2;
+        } else {
+            die("unexpected argument %s", argv[i]);
+        }
+    }
+    if (i + 1 >= argc)
+        die("%s", "no command after --");
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        die("cannot write %s", tmp);
+    fprintf(f, "%lld\n", now_ns());
+    if (fclose(f) != 0 || rename(tmp, file) != 0)
+        die("cannot write %s", file);
+    execv(argv[i + 1], argv + i + 1);
+    die("cannot execute %s", argv[i + 1]);
+    return 1;
+}
+
+static long long read_stamp(const char *file)
+{
+    long long t = 0;
+    FILE *f = fopen(file, "r");
+    if (!f || fscanf(f, "%lld", &t) != 1)
+        die("no time stamp in %s (the supervisor was not started)", file);
+    fclose(f);
+    return t;
+}
+
+/* --- up ---------------------------------------------------------------------------- */
+
+static int cmd_up(int argc, char **argv)
+{
+    if (argc < 7 || strcmp(argv[5], "--") != 0)
+        die("%s", "usage: nlbench up N TIMEOUT_MS STAMP SVC LOG -- CMD...");
+    int want = atoi(argv[0]);
+    long long timeout = atoll(argv[1]) * 1000000LL;
+    const char *stamp = argv[2];
+    svc_path = argv[3];
+    const char *log = argv[4];
+    char **cmd = argv + 6;
+
+    proc_open();
+    known = calloc(max_pid, 1);
+    if (!known)
+        die("%s", "out of memory");
+    int before = count_svc();
+    if (before != 0) {
+        fprintf(stderr, "nlbench: %d service processes are still running from an earlier run\n",
+                before);
+        return 1;
+    }
+    memset(known, 0, max_pid);
+    unlink(stamp);
+
+    long long start = now_ns();
+    pid_t child = fork();
+    if (child < 0)
+        die("%s", "cannot fork");
+    if (child == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (null < 0 || out < 0)
+            _exit(126);
+        dup2(null, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        close(null);
+        close(out);
+        close(proc_fd);
+        execvp(cmd[0], cmd);
+        _exit(127);
+    }
+    int count = 0;
+    for (;;) {
+        count = count_svc();
+        long long t = now_ns();
+        if (count >= want) {
+            if (count > want) {
+                fprintf(stderr, "nlbench: %d service processes, expected %d\n", count, want);
+                return 1;
+            }
+            long long t0 = read_stamp(stamp);
+            printf("%.2f %d\n", (t - t0) / 1e6, (int)child);
+            return 0;
+        }
+        int status;
+        if (waitpid(child, &status, WNOHANG) == child) {
+            fprintf(stderr, "nlbench: %s ended (status %d) with %d of %d services up; see %s\n",
+                    cmd[0], status, count, want, log);
+            return 1;
+        }
+        if (t - start > timeout) {
+            fprintf(stderr, "nlbench: timed out with %d of %d services up; see %s\n", count,
+                    want, log);
+            printf("timeout %d\n", (int)child);
+            return 2;
+        }
+        sleep_us(500);
+    }
+}
+
+/* --- restart ------------------------------------------------------------------------ */
+
+struct targets {
+    unsigned long long ns;
+    int *pids;
+    int n, cap;
+};
+
+static int collect_target(int pid, void *ctx)
+{
+    struct targets *t = ctx;
+    if (t->n < t->cap && runs_svc(pid) && pid_ns(pid) == t->ns)
+        t->pids[t->n++] = pid;
+    return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+static unsigned char *old; /* pids that existed before the kill */
+
+static int mark_old(int pid, void *ctx)
+{
+    (void)ctx;
+    old[pid] = 1;
+    return 0;
+}
+
+static int find_new(int pid, void *ctx)
+{
+    if (!old[pid] && runs_svc(pid)) {
+        *(int *)ctx = pid;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_restart(int argc, char **argv)
+{
+    if (argc != 4)
+        die("%s", "usage: nlbench restart SVC NSPID KILLS TIMEOUT_MS");
+    svc_path = argv[0];
+    int nspid = atoi(argv[1]);
+    int kills = atoi(argv[2]);
+    long long timeout = atoll(argv[3]) * 1000000LL;
+    proc_open();
+    old = calloc(max_pid, 1);
+    struct targets t = {pid_ns(nspid), calloc(100000, sizeof(int)), 0, 100000};
+    if (!old || !t.pids)
+        die("%s", "out of memory");
+    if (t.ns == 0)
+        die("no process %s", argv[1]);
+    proc_each(collect_target, &t);
+    if (t.n < kills) {
+        fprintf(stderr, "nlbench: only %d services to kill, %d wanted\n", t.n, kills);
+        return 1;
+    }
+    qsort(t.pids, t.n, sizeof(int), cmp_int);
+    for (int k = 0; k < kills; k++) {
+        int victim = t.pids[k];
+        memset(old, 0, max_pid);
+        proc_each(mark_old, NULL);
+        if (!old[victim] || !runs_svc(victim))
+            die("service process %s vanished before its kill", "");
+        long long t0 = now_ns();
+        if (kill(victim, SIGKILL) != 0)
+            die("%s", "kill failed");
+        int fresh = 0;
+        long long t1;
+        for (;;) {
+            proc_each(find_new, &fresh);
+            t1 = now_ns();
+            if (fresh)
+                break;
+            if (t1 - t0 > timeout) {
+                fprintf(stderr, "nlbench: service not restarted within %s ms\n", argv[3]);
+                return 1;
+            }
+            sleep_us(50);
+        }
+        printf("%.0f\n", (t1 - t0) / 1e3);
+        fflush(stdout);
+        sleep_us(20000);
+    }
+    return 0;
+}
+
+/* --- mem ---------------------------------------------------------------------------- */
+
+static long private_kib(int pid)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/smaps_rollup", pid);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    long total = 0, v;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Private_Clean: %ld kB", &v) == 1 ||
+            sscanf(line, "Private_Dirty: %ld kB", &v) == 1)
+            total += v;
+    }
+    fclose(f);
+    return total;
+}
+
+struct tree {
+    unsigned long long ns;
+    long kib;
+    int procs, svcs;
+};
+
+static int add_tree(int pid, void *ctx)
+{
+    struct tree *t = ctx;
+    if (pid_ns(pid) != t->ns)
+        return 0;
+    if (runs_svc(pid)) {
+        t->svcs++;
+        return 0;
+    }
+    long kib = private_kib(pid);
+    if (kib >= 0) {
+        t->kib += kib;
+        t->procs++;
+    }
+    return 0;
+}
+
+static int cmd_mem(int argc, char **argv)
+{
+    if (argc != 2)
+        die("%s", "usage: nlbench mem NSPID SVC");
+    int nspid = atoi(argv[0]);
+    svc_path = argv[1];
+    proc_open();
+    struct tree t = {pid_ns(nspid), 0, 0, 0};
+    long pid1 = private_kib(nspid);
+    if (t.ns == 0 || pid1 < 0)
+        die("no process %s", argv[0]);
+    proc_each(add_tree, &t);
+    printf("%ld %ld %d %d\n", pid1, t.kib, t.procs, t.svcs);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        die("%s", "usage: nlbench stamp|up|restart|mem|count ...");
+    const char *c = argv[1];
+    if (strcmp(c, "stamp") == 0)
+        return cmd_stamp(argc - 2, argv + 2);
+    if (strcmp(c, "up") == 0)
+        return cmd_up(argc - 2, argv + 2);
+    if (strcmp(c, "restart") == 0)
+        return cmd_restart(argc - 2, argv + 2);
+    if (strcmp(c, "mem") == 0)
+        return cmd_mem(argc - 2, argv + 2);
+    if (strcmp(c, "count") == 0 && argc == 3)
+        return cmd_count(argv + 2);
+    die("unknown command %s", c);
+    return 1;
+}
