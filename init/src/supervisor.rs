@@ -71,6 +71,8 @@ pub enum Blocker {
     Cycle,
     /// A service it needs failed or is blocked.
     Dependency(ServiceId),
+    /// Its file was removed.
+    Removed,
 }
 
 /// Where a service is in its life.
@@ -379,7 +381,11 @@ impl Supervisor {
         let r = self.runtime.get_mut(usize::from(id))?;
         r.last_exit = Some(status);
         let shutting_down = self.shutting_down;
+        let removed = table
+            .entry(id)
+            .is_some_and(|e| e.definition == Definition::Removed);
         let next = match r.state {
+            _ if removed => State::Blocked(Blocker::Removed),
             State::Stopping { restart: true, .. } if !shutting_down => State::Waiting,
             State::Stopping { .. } => State::Stopped,
             State::Starting { since, .. } | State::Up { since, .. } => {
@@ -512,6 +518,40 @@ impl Supervisor {
                 );
                 None
             }
+        }
+    }
+
+    /// Takes in a reloaded table: new services, removed ones (stopped; `kill` hears the
+    /// signals), ones whose files were mended or broken, and the new cycles. Services that
+    /// keep running keep their process; a changed definition applies from their next start.
+    pub fn refresh(&mut self, table: &ServiceTable, now: Millis, mut kill: impl FnMut(Kill)) {
+        self.sync(table);
+        for id in table.ids() {
+            let Some(entry) = table.entry(id).copied() else {
+                continue;
+            };
+            let state = self.state(id);
+            let next = match (entry.definition, entry.in_cycle, state) {
+                (Definition::Removed, _, State::Starting { .. } | State::Up { .. }) => {
+                    if let Some(signal) = self.stop(id, false, now) {
+                        kill(signal);
+                    }
+                    continue;
+                }
+                (Definition::Removed, _, State::Stopping { .. }) => continue,
+                (Definition::Removed, _, _) => State::Blocked(Blocker::Removed),
+                (Definition::Valid(_), true, State::Waiting | State::Blocked(_)) => {
+                    State::Blocked(Blocker::Cycle)
+                }
+                (Definition::Valid(_), false, State::Blocked(_)) => State::Waiting,
+                (
+                    Definition::Invalid | Definition::Pending,
+                    _,
+                    State::Waiting | State::Blocked(_),
+                ) => State::Blocked(Blocker::InvalidDefinition),
+                _ => continue,
+            };
+            self.set(id, next);
         }
     }
 

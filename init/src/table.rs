@@ -33,6 +33,8 @@ pub enum Definition {
     Valid(ServiceDef),
     /// Its file is broken; the service never starts.
     Invalid,
+    /// Its file was removed (by a reload); the service is stopped and never starts.
+    Removed,
 }
 
 /// One service.
@@ -44,6 +46,8 @@ pub struct Entry {
     pub definition: Definition,
     /// It depends on itself through other services; it never starts.
     pub in_cycle: bool,
+    /// Hash of the file text last read, so a reload reads only files that changed.
+    pub text_hash: u32,
 }
 
 /// Every service, its definition and its dependencies.
@@ -61,13 +65,17 @@ impl Default for ServiceTable {
     }
 }
 
-fn hash(name: &str) -> usize {
-    // FNV-1a: short names, no attacker (the files are the board's own).
+/// FNV-1a: short names and small files, no attacker (the files are the board's own).
+fn fnv1a(bytes: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
+    for &b in bytes {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
-    h as usize
+    h
+}
+
+fn hash(name: &str) -> usize {
+    fnv1a(name.as_bytes()) as usize
 }
 
 /// The settings of a service file, as bits, to refuse one given twice.
@@ -220,6 +228,7 @@ impl ServiceTable {
             name: stored,
             definition: Definition::Pending,
             in_cycle: false,
+            text_hash: 0,
         };
         if self.entries.push(entry).is_err() {
             return Err(ServiceError::whole(ServiceErrorKind::TooManyServices));
@@ -239,22 +248,59 @@ impl ServiceTable {
     /// Reads the definition of `id` from its file's text. On error the service is marked
     /// invalid (it never starts) and nothing of the file is kept.
     pub fn define(&mut self, id: ServiceId, text: &str) -> Result<(), ServiceError> {
+        self.read_definition(id, text, false)
+    }
+
+    /// Reads `id`'s file again (a reload). Unchanged text is not read twice. On error a valid
+    /// definition is kept as it was, so a bad edit does not take a running service down.
+    /// Returns whether the definition changed.
+    pub fn redefine(&mut self, id: ServiceId, text: &str) -> Result<bool, ServiceError> {
+        let entry = self.entry(id).copied();
+        let unchanged = entry.is_some_and(|e| {
+            e.text_hash == fnv1a(text.as_bytes())
+                && !matches!(e.definition, Definition::Removed | Definition::Pending)
+        });
+        if unchanged {
+            return Ok(false);
+        }
+        self.read_definition(id, text, true).map(|()| true)
+    }
+
+    /// Marks `id`'s file as removed: it never starts again (until its file comes back).
+    pub fn remove(&mut self, id: ServiceId) {
+        if let Some(entry) = self.entries.get_mut(usize::from(id)) {
+            entry.definition = Definition::Removed;
+            entry.text_hash = 0;
+        }
+    }
+
+    fn read_definition(
+        &mut self,
+        id: ServiceId,
+        text: &str,
+        keep_valid: bool,
+    ) -> Result<(), ServiceError> {
         let (strings_mark, edges_mark) = (self.strings.len(), self.edges.len());
         let result = if text.len() > SERVICE_FILE_MAX_LEN {
             Err(ServiceError::whole(ServiceErrorKind::FileTooLarge))
         } else {
             self.parse(id, text)
         };
-        let definition = match result {
-            Ok(def) => Definition::Valid(def),
+        let Some(entry) = self.entries.get_mut(usize::from(id)) else {
+            return result.map(|_| ());
+        };
+        match result {
+            Ok(def) => {
+                entry.definition = Definition::Valid(def);
+                entry.text_hash = fnv1a(text.as_bytes());
+            }
             Err(_) => {
                 self.strings.truncate(strings_mark);
                 self.edges.truncate(edges_mark);
-                Definition::Invalid
+                if !(keep_valid && matches!(entry.definition, Definition::Valid(_))) {
+                    entry.definition = Definition::Invalid;
+                }
             }
-        };
-        if let Some(entry) = self.entries.get_mut(usize::from(id)) {
-            entry.definition = definition;
         }
         result.map(|_| ())
     }
@@ -476,6 +522,9 @@ impl ServiceTable {
     /// each cycle once, as the list of its services in order.
     pub fn mark_cycles(&mut self, mut report: impl FnMut(&Self, &[ServiceId])) {
         let n = self.entries.len();
+        for entry in self.entries.iter_mut() {
+            entry.in_cycle = false;
+        }
         let mut ordered = Bits::new();
         // Repeatedly take every service whose dependencies are all taken: what is never taken
         // lies on a cycle or behind one.

@@ -594,3 +594,68 @@ fn shutdown_stops_dependents_first() {
     assert!(step(&mut sim).0);
     assert_eq!(sim.started.len(), 4, "nothing started during shutdown");
 }
+
+#[test]
+fn reload_adds_removes_mends_and_keeps_what_runs() {
+    let (mut sim, errors) = Sim::new(&[
+        ("keep", "run=keep\n"),
+        ("gone", "run=gone\n"),
+        ("mended", "run=m\nkind=bogus\n"),
+        ("needs-new", "run=x\nafter=keep\n"),
+    ]);
+    assert_eq!(errors.len(), 1);
+    sim.settle();
+    let keep_pid = sim.pid("keep");
+    let gone_pid = sim.pid("gone");
+    let strings_before = sim
+        .table
+        .string(sim.table.definition(sim.id("keep")).unwrap().run)
+        .to_string();
+
+    // The reload: "fresh" appears, "gone" disappears, "mended" is fixed, "keep" is unchanged.
+    let fresh = sim.table.declare("fresh").unwrap();
+    sim.table.define(fresh, "run=fresh\nneeds=keep\n").unwrap();
+    assert!(
+        !sim.table.redefine(sim.id("keep"), "run=keep\n").unwrap(),
+        "unchanged text is not read again"
+    );
+    assert!(sim.table.redefine(sim.id("mended"), "run=m\n").unwrap());
+    // A bad edit of a valid service keeps the old definition.
+    assert!(sim
+        .table
+        .redefine(sim.id("needs-new"), "run=x\nkind=bogus\n")
+        .is_err());
+    assert!(sim.table.definition(sim.id("needs-new")).is_some());
+    let gone = sim.id("gone");
+    sim.table.remove(gone);
+    sim.table.mark_cycles(|_, _| {});
+    let mut kills = vec![];
+    sim.sup.refresh(&sim.table, sim.now, |k| kills.push(k));
+    assert_eq!(kills, [Kill::Term(gone_pid)]);
+    sim.settle();
+    assert_eq!(
+        sim.exit("gone", ExitStatus::Signal(15)),
+        State::Blocked(Blocker::Removed)
+    );
+    assert_eq!(
+        sim.pid("keep"),
+        keep_pid,
+        "an unchanged service keeps running"
+    );
+    assert!(matches!(sim.state("fresh"), State::Up { .. }));
+    assert!(matches!(sim.state("mended"), State::Up { .. }));
+    assert_eq!(
+        sim.table
+            .string(sim.table.definition(sim.id("keep")).unwrap().run),
+        strings_before
+    );
+    // A removed service does not start again, even when asked.
+    sim.sup.start(gone);
+    sim.settle();
+    assert_eq!(sim.state("gone"), State::Blocked(Blocker::Removed));
+    // Its file comes back: it starts again.
+    sim.table.redefine(gone, "run=gone\n").unwrap();
+    sim.sup.refresh(&sim.table, sim.now, |_| {});
+    sim.settle();
+    assert!(matches!(sim.state("gone"), State::Up { .. }));
+}

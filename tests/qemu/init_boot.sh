@@ -196,6 +196,7 @@ echo "HEALTH: init ctl status begin"
 echo "HEALTH: init ctl status end rc=$?"
 initctl start needs-broken
 echo "HEALTH: initctl start needs-broken rc=$?"
+{ /sbin/init ctl log crasher; echo "rc=$?"; } | sed 's/^/HEALTH-LOG: /'
 echo "HEALTH: init ctl poweroff uptime=$(up)"
 /sbin/init ctl poweroff
 echo "HEALTH: init ctl poweroff rc=$?"
@@ -216,11 +217,16 @@ wall=$(elapsed "$start" "$end")
 [ -f "$log" ] || sys_error "no console log at $log"
 clean=$(mktemp "${TMPDIR:-/tmp}/nanolin-init-boot.XXXXXX")
 if [ "$keep" -eq 0 ]; then
-  trap 'rm -rf "$root" "$clean"' EXIT
+  trap 'rm -rf "$root" "$clean" "$clean.raw"' EXIT
 else
-  trap 'rm -f "$clean"' EXIT
+  trap 'rm -f "$clean" "$clean.raw"' EXIT
 fi
-tr -d '\r' <"$log" >"$clean"
+raw=$clean.raw
+tr -d '\r' <"$log" >"$raw"
+# init may relay each service's output as "NAME: line" (it keeps it for `init ctl log`): the
+# checks read the lines without that prefix; the prefixes are checked once, below.
+services='mount-data|late|app|crasher|broken|needs-broken|ghost|needs-ghost|health'
+sed -E "s/^($services): //" "$raw" >"$clean"
 
 # ---------------------------------------------------------------------------------------------
 # The checks. Each failure is listed; the console tail is shown once at the end.
@@ -280,12 +286,41 @@ if grep -aq 'MUST-NOT-RUN' "$clean"; then
   check_fail "a service with a failed dependency ran: $(grep -a -m1 'MUST-NOT-RUN' "$clean")"
 fi
 
+# Service output: on the console either all bare or all as "NAME: line", with the right NAME.
+prefixed=0 bare=0 wrong=''
+for pair in mount-data:MOUNT-DATA late:LATE app:APP crasher:CRASHER broken:BROKEN health:HEALTH; do
+  name=${pair%%:*} tag=${pair#*:}
+  while IFS= read -r line; do
+    case "$line" in
+      "$tag: "*) bare=$((bare + 1)) ;;
+      "$name: $tag: "*) prefixed=$((prefixed + 1)) ;;
+      *) wrong+="$line;" ;;
+    esac
+  done < <(grep -aE "(^|: )$tag: " "$raw" | grep -avE "^health: HEALTH-LOG: " || true)
+done
+if [ -n "$wrong" ]; then
+  check_fail "service output with a wrong prefix: $wrong"
+elif [ "$prefixed" -gt 0 ] && [ "$bare" -gt 0 ]; then
+  check_fail "service output partly prefixed ($prefixed lines) and partly bare ($bare lines)"
+elif [ "$prefixed" -gt 0 ]; then
+  ok "service output relayed by init as 'NAME: line' ($prefixed lines, each with its own name)"
+else
+  ok "service output written straight to the console ($bare lines, no prefix)"
+fi
+
 # 2. Order: app after the marker and after late signalled readiness.
 before '^MOUNT-DATA: marker written' '^APP: started' "app started after mount-data finished"
 before '^LATE: signalling ready' '^APP: started' "app started after late signalled ready"
 late_start=$(field_of '^LATE: started' uptime)
 late_ready=$(field_of '^LATE: signalling ready' uptime)
 app_start=$(field_of '^APP: started' uptime)
+marker_time=$(sed -nE 's/^APP: started .* marker=present:([0-9.]+) .*/\1/p' "$clean" | head -n 1)
+data_time=$(field_of '^MOUNT-DATA: marker written' uptime)
+if [ -n "$data_time" ] && [ "$marker_time" = "$data_time" ] && not_less "$app_start" "$data_time"; then
+  ok "app (at ${app_start} s) read the marker mount-data wrote at ${data_time} s"
+else
+  check_fail "app started at ${app_start:-?} s, marker ${marker_time:-missing}, mount-data wrote it at ${data_time:-?} s"
+fi
 if [ -n "$late_ready" ] && [ -n "$app_start" ] && not_less "$app_start" "$late_ready" &&
   not_less "$app_start" "$(awk -v s="${late_start:-0}" 'BEGIN { print s + 1 }')"; then
   ok "app started at ${app_start} s, late started at ${late_start} s and signalled at ${late_ready} s"
@@ -365,6 +400,22 @@ if grep -aqxF 'HEALTH: initctl start needs-broken rc=1' "$clean"; then
   ok "initctl start of a blocked service refused (rc 1)"
 else
   check_fail "initctl start needs-broken: want rc=1, got $(grep -a -m1 '^HEALTH: initctl start' "$clean" || echo nothing)"
+fi
+
+# init ctl log (when this init has it): the crasher's kept lines are the ones it printed.
+log_rc=$(sed -nE 's/^HEALTH-LOG: rc=([0-9]+)$/\1/p' "$clean" | head -n 1)
+if [ "${log_rc:-}" = 2 ]; then
+  say "skipped: init ctl log (this init answers it with a usage error)"
+elif [ "${log_rc:-}" = 0 ]; then
+  kept=$(sed -nE 's/^HEALTH-LOG: (CRASHER: start uptime=[0-9.]+)$/\1/p' "$clean")
+  shown=$(grep -aE '^CRASHER: start uptime=[0-9.]+$' "$clean" || true)
+  if [ -n "$kept" ] && [ "$kept" = "$shown" ]; then
+    ok "init ctl log crasher gave its $(wc -l <<<"$kept") lines, as shown on the console"
+  else
+    check_fail "init ctl log crasher gave [$(tr '\n' ';' <<<"$kept")], the console showed [$(tr '\n' ';' <<<"$shown")]"
+  fi
+else
+  check_fail "init ctl log crasher: rc ${log_rc:-missing}"
 fi
 
 # 6. Shutdown: requested, in reverse dependency order, power-off.

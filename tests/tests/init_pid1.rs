@@ -373,3 +373,39 @@ fn output_is_kept_and_sd_notify_readiness_works() {
     init.ctl(&["poweroff"]).ok();
     init.wait_exit(Duration::from_secs(15));
 }
+
+#[test]
+fn reload_picks_up_added_and_removed_services() {
+    let mut init = Pid1::start(
+        &[("base", "run=@D/svc.sh\n"), ("old", "run=@D/svc.sh\n")],
+        &[("svc.sh", "exec sleep 100000\n")],
+    );
+    init.wait_for("old", "up", Duration::from_secs(5));
+    let services = init.path("services");
+    fs::remove_file(services.join("old")).unwrap();
+    fs::write(
+        services.join("new"),
+        "run=@D/svc.sh\nneeds=base\n".replace("@D", &init.dir.path().display().to_string()),
+    )
+    .unwrap();
+    let run = init.ctl(&["reload"]).ok();
+    assert_eq!(run.stdout, "reloaded: 1 added, 0 changed, 1 removed\n");
+    init.wait_for("new", "up", Duration::from_secs(5));
+    init.wait_for("old", "removed: its file is gone", Duration::from_secs(10));
+    // A package adding a service as an overlay can also signal init instead.
+    fs::write(
+        services.join("later"),
+        "run=@D/svc.sh\n".replace("@D", &init.dir.path().display().to_string()),
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &init.host_pid().to_string()])
+        .status()
+        .unwrap();
+    init.wait_for("later", "up", Duration::from_secs(5));
+    assert!(init
+        .console()
+        .contains("init: reloaded: 1 added, 0 changed, 0 removed"));
+    init.ctl(&["poweroff"]).ok();
+    init.wait_exit(Duration::from_secs(15));
+}

@@ -5,10 +5,11 @@
  *       DST (the namespace has a private mount table), writes CLOCK_MONOTONIC in ns to FILE,
  *       then execs CMD, the supervisor. The stamp is taken immediately before execve, so
  *       bring-up figures exclude unshare's own set-up.
- *   nlbench up N TIMEOUT_MS STAMP SVC LOG -- CMD...
- *       Starts CMD (unshare … nlbench stamp … supervisor) with output to LOG, polls /proc
- *       until exactly N processes run the service binary SVC (/proc/PID/exe, so after their
- *       exec), prints "MS PID": milliseconds from the stamp to that moment, and CMD's pid.
+ *   nlbench wait N TIMEOUT_MS STAMP SVC WATCHPID
+ *       Started right after `unshare … nlbench stamp … supervisor`: polls /proc every 0.5 ms
+ *       until exactly N processes run the service binary SVC (their /proc/PID/exe, so only
+ *       once they have exec'd it) and prints the milliseconds from the stamp to that scan.
+ *       Fails when WATCHPID (the unshare) ends first, or after TIMEOUT_MS.
  *   nlbench restart SVC NSPID KILLS TIMEOUT_MS
  *       In the PID namespace of host pid NSPID: for each of the KILLS lowest-pid service
  *       processes (distinct services, long up), SIGKILL it and poll /proc until a new
@@ -213,50 +214,40 @@ static long long read_stamp(const char *file)
     return t;
 }
 
-/* --- up ---------------------------------------------------------------------------- */
+/* --- wait --------------------------------------------------------------------------- */
 
-static int cmd_up(int argc, char **argv)
+/* 1 while `pid` exists and is not a zombie. */
+static int alive(int pid)
 {
-    if (argc < 7 || strcmp(argv[5], "--") != 0)
-        die("%s", "usage: nlbench up N TIMEOUT_MS STAMP SVC LOG -- CMD...");
+    char p[64], buf[512];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+static int cmd_wait(int argc, char **argv)
+{
+    if (argc != 5)
+        die("%s", "usage: nlbench wait N TIMEOUT_MS STAMP SVC WATCHPID");
     int want = atoi(argv[0]);
     long long timeout = atoll(argv[1]) * 1000000LL;
     const char *stamp = argv[2];
     svc_path = argv[3];
-    const char *log = argv[4];
-    char **cmd = argv + 6;
+    int watch = atoi(argv[4]);
 
     proc_open();
     known = calloc(max_pid, 1);
     if (!known)
         die("%s", "out of memory");
-    int before = count_svc();
-    if (before != 0) {
-        fprintf(stderr, "nlbench: %d service processes are still running from an earlier run\n",
-                before);
-        return 1;
-    }
-    memset(known, 0, max_pid);
-    unlink(stamp);
-
     long long start = now_ns();
-    pid_t child = fork();
-    if (child < 0)
-        die("%s", "cannot fork");
-    if (child == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (null < 0 || out < 0)
-            _exit(126);
-        dup2(null, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        close(null);
-        close(out);
-        close(proc_fd);
-        execvp(cmd[0], cmd);
-        _exit(127);
-    }
     int count = 0;
     for (;;) {
         count = count_svc();
@@ -267,20 +258,17 @@ static int cmd_up(int argc, char **argv)
                 return 1;
             }
             long long t0 = read_stamp(stamp);
-            printf("%.2f %d\n", (t - t0) / 1e6, (int)child);
+            printf("%.2f\n", (t - t0) / 1e6);
             return 0;
         }
-        int status;
-        if (waitpid(child, &status, WNOHANG) == child) {
-            fprintf(stderr, "nlbench: %s ended (status %d) with %d of %d services up; see %s\n",
-                    cmd[0], status, count, want, log);
+        if (!alive(watch)) {
+            fprintf(stderr, "nlbench: the supervisor ended with %d of %d services up\n", count,
+                    want);
             return 1;
         }
         if (t - start > timeout) {
-            fprintf(stderr, "nlbench: timed out with %d of %d services up; see %s\n", count,
-                    want, log);
-            printf("timeout %d\n", (int)child);
-            return 2;
+            fprintf(stderr, "nlbench: timed out with %d of %d services up\n", count, want);
+            return 1;
         }
         sleep_us(500);
     }
@@ -436,12 +424,12 @@ static int cmd_mem(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("%s", "usage: nlbench stamp|up|restart|mem|count ...");
+        die("%s", "usage: nlbench stamp|wait|restart|mem|count ...");
     const char *c = argv[1];
     if (strcmp(c, "stamp") == 0)
         return cmd_stamp(argc - 2, argv + 2);
-    if (strcmp(c, "up") == 0)
-        return cmd_up(argc - 2, argv + 2);
+    if (strcmp(c, "wait") == 0)
+        return cmd_wait(argc - 2, argv + 2);
     if (strcmp(c, "restart") == 0)
         return cmd_restart(argc - 2, argv + 2);
     if (strcmp(c, "mem") == 0)

@@ -43,17 +43,20 @@ pub enum Request<'a> {
     Restart(&'a str),
     /// Print the kept output of a service.
     Log(&'a str),
+    /// Read the services folder again.
+    Reload,
     /// Shut the system down.
     Shutdown(Ending),
 }
 
-const USAGE: &str = "usage: init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | log NAME | poweroff | reboot | halt\n\
+const USAGE: &str = "usage: init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | log NAME | reload | poweroff | reboot | halt\n\
 Exit codes: 0 success, 1 no (unknown service, cannot start), 2 usage error, 3 system failure.\n";
 
 fn parse(line: &str) -> Option<Request<'_>> {
     let mut words = line.split_ascii_whitespace();
     let request = match (words.next()?, words.next()) {
         ("status", None) => Request::Status,
+        ("reload", None) => Request::Reload,
         ("start", Some(name)) => Request::Start(name),
         ("stop", Some(name)) => Request::Stop(name),
         ("restart", Some(name)) => Request::Restart(name),
@@ -170,6 +173,7 @@ pub fn describe(table: &ServiceTable, sup: &Supervisor, id: u16, line: &mut Line
                 sys::errno_name(Errno::from_raw_os_error(errno))
             )
         }
+        State::Blocked(Blocker::Removed) => write!(line, "removed: its file is gone"),
         State::Blocked(Blocker::InvalidDefinition) => {
             write!(line, "not started: its file is broken")
         }

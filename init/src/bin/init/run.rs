@@ -8,7 +8,7 @@ use nanolin_init::limits::{MAX_SERVICES, SERVICE_FILE_MAX_LEN, STOP_GRACE_MS};
 use nanolin_init::log::LogRing;
 use nanolin_init::service::ServiceId;
 use nanolin_init::supervisor::{Blocker, Decision, ExitStatus, Failure, Kill, State, Supervisor};
-use nanolin_init::table::ServiceTable;
+use nanolin_init::table::{Definition, ServiceTable};
 use rustix::event::epoll;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, RawDir};
@@ -273,6 +273,10 @@ pub fn main(args: Args) -> i32 {
                             }
                             libc::SIGUSR1 => begin_shutdown(init, &mut ending, Ending::Halt),
                             libc::SIGUSR2 => begin_shutdown(init, &mut ending, Ending::PowerOff),
+                            libc::SIGHUP if ending.is_none() => {
+                                let (a, c, r) = reload(init, services);
+                                say!("reloaded: {a} added, {c} changed, {r} removed");
+                            }
                             _ => {}
                         }
                     }
@@ -280,7 +284,7 @@ pub fn main(args: Args) -> i32 {
                 TAG_CONTROL => {
                     if let Some(listener) = &listener {
                         control::serve(listener, |request, reply| {
-                            answer(init, request, reply, &mut ending)
+                            answer(init, request, reply, &mut ending, services)
                         });
                     }
                 }
@@ -373,20 +377,94 @@ fn load(init: &mut Init, dir: &str) {
             say!("{path}: {e}");
         }
     }
-    init.table.mark_cycles(|table, cycle| {
-        let mut line = Line::new();
-        let _ = write!(line, "init: dependency cycle: ");
-        for &id in cycle {
-            let _ = write!(line, "{} -> ", table.name(id));
-        }
-        let _ = write!(
-            line,
-            "{}; these services will not start",
-            cycle.first().map_or("", |&id| table.name(id))
-        );
-        line.send(sys::stderr());
-    });
+    init.table.mark_cycles(report_cycle);
     init.sup.sync(&init.table);
+}
+
+/// Reads the services folder again: new files are added, removed ones stopped, changed ones
+/// read (a changed running service keeps its process until its next start). Returns the
+/// counts added, changed and removed.
+fn reload(init: &mut Init, dir: &str) -> (usize, usize, usize) {
+    let (mut added, mut changed, mut removed) = (0, 0, 0);
+    let Ok(fd) = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        say!("unable to open {dir}; nothing reloaded");
+        return (0, 0, 0);
+    };
+    let mut seen = [0u64; MAX_SERVICES / 64];
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = RawDir::new(&fd, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name().to_bytes();
+        let Ok(name) = core::str::from_utf8(name) else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let (id, new) = match init.table.find(name) {
+            Some(id) => (id, false),
+            None => match init.table.declare(name) {
+                Ok(id) => (id, true),
+                Err(e) => {
+                    say!("{dir}/{name}: {e}; skipped");
+                    continue;
+                }
+            },
+        };
+        if let Some(word) = seen.get_mut(usize::from(id) / 64) {
+            *word |= 1 << (id % 64);
+        }
+        let mut path = Line::new();
+        let _ = write!(path, "{dir}/{name}");
+        let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
+        let text = match read_file(&mut init.file, path) {
+            Ok(text) => text,
+            Err(e) => {
+                say!("unable to read {path}: {}", sys::errno_name(e));
+                continue;
+            }
+        };
+        match init.table.redefine(id, text) {
+            Ok(true) if new => added += 1,
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(e) => say!("{path}: {e}"),
+        }
+    }
+    for id in init.table.ids() {
+        let listed = seen
+            .get(usize::from(id) / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0);
+        let gone = matches!(
+            init.table.entry(id).map(|e| e.definition),
+            Some(Definition::Removed)
+        );
+        if !listed && !gone {
+            init.table.remove(id);
+            removed += 1;
+        }
+    }
+    init.table.mark_cycles(report_cycle);
+    init.sup.refresh(&init.table, sys::now_ms(), send);
+    (added, changed, removed)
+}
+
+fn report_cycle(table: &ServiceTable, cycle: &[ServiceId]) {
+    let mut line = Line::new();
+    let _ = write!(line, "init: dependency cycle: ");
+    for &id in cycle {
+        let _ = write!(line, "{} -> ", table.name(id));
+    }
+    let _ = write!(
+        line,
+        "{}; these services will not start",
+        cycle.first().map_or("", |&id| table.name(id))
+    );
+    line.send(sys::stderr());
 }
 
 /// Reads a whole service file into `buf`.
@@ -446,6 +524,7 @@ fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64) {
                     ),
                     Blocker::Cycle => say!("{name} not started: it is part of a dependency cycle"),
                     Blocker::InvalidDefinition => say!("{name} not started: its file is broken"),
+                    Blocker::Removed => {}
                 }
             }
         }
@@ -661,6 +740,7 @@ fn answer(
     request: Option<Request<'_>>,
     reply: &mut Reply,
     ending: &mut Option<Ending>,
+    services: &str,
 ) -> u8 {
     let now = sys::now_ms();
     let Some(request) = request else {
@@ -678,6 +758,14 @@ fn answer(
         }
         Request::Shutdown(how) => {
             begin_shutdown(init, ending, how);
+            return 0;
+        }
+        Request::Reload if ending.is_some() => return 1,
+        Request::Reload => {
+            let (a, c, r) = reload(init, services);
+            let mut line = Line::new();
+            let _ = write!(line, "reloaded: {a} added, {c} changed, {r} removed");
+            reply.line(&mut line);
             return 0;
         }
         Request::Start(name)
