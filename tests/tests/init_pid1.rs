@@ -192,12 +192,23 @@ fn children_of(pid: u32) -> Vec<(u32, char)> {
     out
 }
 
+/// The number a service script writes to `path`, waiting until it is there.
 fn read_number(path: &Path) -> f64 {
-    fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} missing", path.display()))
-        .trim()
-        .parse()
-        .unwrap()
+    let start = Instant::now();
+    loop {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        if text.ends_with('\n') {
+            if let Ok(number) = text.trim().parse() {
+                return number;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{} never written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]

@@ -229,7 +229,7 @@ pub fn main(args: Args) -> i32 {
     loop {
         let now = sys::now_ms();
         if ending.is_none() {
-            start_what_can_start(init, &epoll_fd, now);
+            start_what_can_start(init, &epoll_fd, now, kmsg.as_ref());
         } else if init
             .sup
             .shutdown_step(&init.table, now, |_, kill| send(kill))
@@ -265,7 +265,7 @@ pub fn main(args: Args) -> i32 {
                 TAG_SIGNALS => {
                     while let Some(signal) = sys::read_signal(signal_fd.as_fd()) {
                         match signal as i32 {
-                            libc::SIGCHLD => reap(init),
+                            libc::SIGCHLD => reap(init, kmsg.as_ref()),
                             // As busybox init: TERM reboots, USR1 halts, USR2 powers off;
                             // INT is Ctrl-Alt-Del, which reboots.
                             libc::SIGTERM | libc::SIGINT => {
@@ -489,13 +489,15 @@ fn read_file<'b>(buf: &'b mut [u8], path: &str) -> Result<&'b str, Errno> {
 }
 
 /// Starts every service the supervisor says can start.
-fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64) {
+fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64, kmsg: Option<&OwnedFd>) {
     while let Some(decision) = init.sup.next(&init.table) {
         match decision {
             Decision::Start(id) => match spawn::spawn(&init.table, id, &init.notify_env) {
                 Ok(spawned) => {
                     let tag = epoll::EventData::new_u64(TAG_OUTPUT + u64::from(id));
                     let _ = epoll::add(epoll_fd, &spawned.output, tag, epoll::EventFlags::IN);
+                    // The previous run's last words, if any are unread, before its pipe goes.
+                    output(init, id, kmsg);
                     close_slot(&mut init.output, id);
                     if let Some(slot) = init.output.get_mut(usize::from(id)) {
                         *slot = sys::into_raw(spawned.output) + 1;
@@ -554,17 +556,25 @@ fn output(init: &mut Init, id: ServiceId, kmsg: Option<&OwnedFd>) {
     if slot == 0 {
         return;
     }
-    let mut buf = [0u8; OUTPUT_CHUNK];
-    let n = match rustix::io::read(sys::borrow_raw(slot - 1), &mut buf) {
-        Ok(0) | Err(Errno::BADF) => {
-            // Every writer is gone.
-            close_slot(&mut init.output, id);
-            return;
-        }
-        Ok(n) => n,
-        Err(_) => return,
-    };
-    let text = buf.get(..n).unwrap_or(&[]);
+    // The read end is non-blocking: take everything there is, then go back to the loop.
+    loop {
+        let mut buf = [0u8; OUTPUT_CHUNK];
+        let n = match rustix::io::read(sys::borrow_raw(slot - 1), &mut buf) {
+            Ok(0) | Err(Errno::BADF) => {
+                // Every writer is gone.
+                close_slot(&mut init.output, id);
+                return;
+            }
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(_) => return,
+        };
+        show_output(init, id, buf.get(..n).unwrap_or(&[]), kmsg);
+    }
+}
+
+/// Keeps and shows one chunk of a service's output.
+fn show_output(init: &mut Init, id: ServiceId, text: &[u8], kmsg: Option<&OwnedFd>) {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
     for line in text.split(|&b| b == b'\n') {
         init.log.push(id, line);
@@ -674,7 +684,7 @@ fn readiness(init: &mut Init, id: ServiceId) {
 }
 
 /// Collects every process that ended, services and orphans alike.
-fn reap(init: &mut Init) {
+fn reap(init: &mut Init, kmsg: Option<&OwnedFd>) {
     while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
         let status = match (status.exit_status(), status.terminating_signal()) {
             (Some(code), _) => ExitStatus::Code(code),
@@ -682,6 +692,10 @@ fn reap(init: &mut Init) {
             _ => continue,
         };
         let now = sys::now_ms();
+        // What the service printed before it ended comes before the news of its end.
+        if let Some(id) = init.sup.find_pid(pid.as_raw_nonzero().get()) {
+            output(init, id, kmsg);
+        }
         let Some(exit) = init
             .sup
             .exited(&init.table, pid.as_raw_nonzero().get(), status, now)

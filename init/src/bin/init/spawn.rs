@@ -191,6 +191,8 @@ pub fn spawn(table: &ServiceTable, id: ServiceId, notify: &[u8]) -> Result<Spawn
         Forked::Parent(pid) => {
             drop(status_write);
             drop(output_write);
+            // init reads its end without blocking, so one chatty service cannot stall it.
+            let _ = rustix::fs::fcntl_setfl(&output_read, rustix::fs::OFlags::NONBLOCK);
             let ready_read = ready.map(|((r, w), _)| {
                 drop(w);
                 r
