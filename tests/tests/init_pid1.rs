@@ -197,7 +197,7 @@ fn read_number(path: &Path) -> f64 {
     let start = Instant::now();
     loop {
         let text = fs::read_to_string(path).unwrap_or_default();
-        if text.ends_with('\n') {
+        if !text.trim().is_empty() {
             if let Ok(number) = text.trim().parse() {
                 return number;
             }
