@@ -8,7 +8,20 @@ fn main() {
     let profile = std::env::var("PROFILE").unwrap_or_default();
     // Only for board binaries linked by rust-lld (see .cargo/config.toml), and not for test
     // builds, where panics unwind.
-    if !target.ends_with("-linux-musl") || profile != "release" {
+    if profile != "release" {
+        return;
+    }
+    if target.starts_with("riscv64") || target.starts_with("armv7") {
+        // Static glibc from Debian's cross toolchains, linked by their gcc with
+        // -nodefaultlibs: glibc's own objects need libgcc's helpers and unwinder.
+        println!("cargo:rustc-link-arg-bins=-Wl,--start-group");
+        println!("cargo:rustc-link-arg-bins=-lc");
+        println!("cargo:rustc-link-arg-bins=-lgcc");
+        println!("cargo:rustc-link-arg-bins=-lgcc_eh");
+        println!("cargo:rustc-link-arg-bins=-Wl,--end-group");
+        return;
+    }
+    if !target.ends_with("-linux-musl") {
         return;
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());

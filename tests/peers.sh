@@ -1,7 +1,7 @@
 # Sourced by the test and demo scripts: makes sure the peer tools and Rust targets exist.
 # Installs what is missing when running as root; otherwise prints the one command to run.
 
-# command → Debian package providing it
+# command (or a file, by its absolute path) → Debian package providing it
 NANOLIN_PEERS=(
   "signify-openbsd:signify-openbsd"
   "minisign:minisign"
@@ -10,6 +10,10 @@ NANOLIN_PEERS=(
   "script:bsdutils"
   "/usr/bin/time:time"
   "file:file"
+  "riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu"
+  "arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf"
+  "/usr/riscv64-linux-gnu/lib/libc.a:libc6-dev-riscv64-cross"
+  "/usr/arm-linux-gnueabihf/lib/libc.a:libc6-dev-armhf-cross"
 )
 
 NANOLIN_TARGETS=(
@@ -17,6 +21,8 @@ NANOLIN_TARGETS=(
   x86_64-unknown-linux-musl
   thumbv7em-none-eabihf
   riscv64gc-unknown-none-elf
+  riscv64gc-unknown-linux-gnu
+  armv7-unknown-linux-gnueabihf
 )
 
 ensure_peers() {
@@ -24,7 +30,10 @@ ensure_peers() {
   for entry in "${NANOLIN_PEERS[@]}"; do
     cmd=${entry%%:*}
     pkg=${entry#*:}
-    if ! command -v "$cmd" >/dev/null 2>&1; then
+    # A path names a file the package installs; anything else is a command.
+    if [[ $cmd == /* ]]; then
+      [ -e "$cmd" ] || missing+=("$pkg")
+    elif ! command -v "$cmd" >/dev/null 2>&1; then
       missing+=("$pkg")
     fi
   done

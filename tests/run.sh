@@ -4,7 +4,8 @@
 #   2. unit and integration tests of the workspace (interop with signify, minisign, qemu-user)
 #   3. board-side unit tests for aarch64, run under qemu-aarch64
 #   4. bare-metal builds of the no_std libraries (no OS, no allocator) and the static init binary
-#   5. every fuzz target, briefly (FUZZ_SECONDS each, default 15)
+#   5. a QEMU boot of Debian's arm64 kernel with our init as PID 1 (tests/qemu/init_boot.sh)
+#   6. every fuzz target, briefly (FUZZ_SECONDS each, default 15)
 # The last line counts the tests run: "N passed, N failed".
 set -uo pipefail
 
@@ -67,6 +68,18 @@ init_size_within_budget() {
   [ "$size" -le "$budget" ]
 }
 
+# riscv64 and armv7 boards: static glibc builds (see .cargo/config.toml), run under qemu-user.
+init_other_boards() {
+  local t runner
+  for t in riscv64gc-unknown-linux-gnu:qemu-riscv64-static armv7-unknown-linux-gnueabihf:qemu-arm-static; do
+    runner=${t#*:}
+    t=${t%%:*}
+    cargo build --release --target "$t" -p nanolin-init --features binary || return 1
+    echo "init for $t: $(stat -c %s "target/$t/release/init") bytes"
+    "$runner" "target/$t/release/init" --version | grep -q '^nanolin-init ' || { echo "init for $t does not run"; return 1; }
+  done
+}
+
 bare_metal() {
   cargo build -p nanolin-core -p nanolin-init --target thumbv7em-none-eabihf &&
     cargo build -p nanolin-core -p nanolin-init --target riscv64gc-unknown-none-elf
@@ -79,6 +92,8 @@ step "workspace tests (unit, interop with signify and minisign)" cargo test --wo
 step "board-side unit tests on aarch64 (qemu-user)" cargo test -p nanolin-core -p nanolin-init --target aarch64-unknown-linux-musl
 step "no_std libraries (nanolin-core, nanolin-init) build for bare metal" bare_metal
 step "init: static aarch64 binary within its size budget" init_size_within_budget
+step "init: static riscv64 and armv7 builds run under qemu-user" init_other_boards
+step "QEMU: init as PID 1 of Debian's arm64 kernel, services, ctl poweroff" bash tests/qemu/init_boot.sh
 step "fuzz targets, ${FUZZ_SECONDS:-15} s each" bash tests/fuzz.sh "${FUZZ_SECONDS:-15}"
 
 echo
