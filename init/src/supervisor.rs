@@ -348,6 +348,24 @@ impl Supervisor {
         self.set(id, state);
     }
 
+    /// Takes over process `pid` of service `id`, started by the init that re-executed into
+    /// this one: up, or still waiting for its readiness.
+    pub fn adopt(&mut self, id: ServiceId, pid: Pid, up: bool, now: Millis) {
+        if self.state(id) == State::Waiting {
+            if let Some(r) = self.runtime.get_mut(usize::from(id)) {
+                r.starts = r.starts.saturating_add(1);
+            }
+            self.set(
+                id,
+                if up {
+                    State::Up { pid, since: now }
+                } else {
+                    State::Starting { pid, since: now }
+                },
+            );
+        }
+    }
+
     /// The service could not be started (`errno` from the system).
     pub fn spawn_failed(&mut self, id: ServiceId, errno: i32) {
         self.set(id, State::Failed(Failure::SpawnFailed(errno)));

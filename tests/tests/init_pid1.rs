@@ -420,3 +420,68 @@ fn reload_picks_up_added_and_removed_services() {
     init.ctl(&["poweroff"]).ok();
     init.wait_exit(Duration::from_secs(15));
 }
+
+#[test]
+fn reexec_keeps_every_service_running() {
+    let mut init = Pid1::start(
+        &[
+            ("ticker", "run=@D/ticker.sh\n"),
+            ("slow", "run=@D/slow.sh\nready=fd:3\n"),
+            ("after-slow", "run=@D/ticker.sh\nneeds=slow\n"),
+        ],
+        &[
+            ("ticker.sh", "while :; do echo tick; sleep 0.1; done\n"),
+            (
+                "slow.sh",
+                "while [ ! -e $D/go ]; do sleep 0.05; done\necho ready >&3\nexec sleep 100000\n",
+            ),
+        ],
+    );
+    let before = init.wait_for("ticker", "up", Duration::from_secs(5));
+    init.wait_for("slow", "starting", Duration::from_secs(5));
+    let run = init.ctl(&["reexec"]).ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    // The same process, seen by the new init; its output still arrives.
+    let pid = |line: &str| {
+        line.split("pid ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .map(str::to_string)
+    };
+    let start = Instant::now();
+    let after = loop {
+        let run = init.ctl(&["status"]);
+        if let Some(line) = run.stdout.lines().find(|l| l.starts_with("ticker ")) {
+            break line.to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no status after reexec: {}",
+            init.console()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        pid(&before),
+        pid(&after),
+        "ticker was restarted:\n{}",
+        init.console()
+    );
+    assert!(
+        init.console()
+            .contains("init: took over 2 running services"),
+        "{}",
+        init.console()
+    );
+    let ticks = init.ctl(&["log", "ticker"]).ok().stdout.lines().count();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        init.ctl(&["log", "ticker"]).ok().stdout.lines().count() > ticks,
+        "output lost after reexec"
+    );
+    // A readiness pipe handed over still works.
+    fs::write(init.path("go"), "").unwrap();
+    init.wait_for("after-slow", "up", Duration::from_secs(5));
+    init.ctl(&["poweroff"]).ok();
+    init.wait_exit(Duration::from_secs(15));
+}

@@ -45,18 +45,18 @@ pub enum Request<'a> {
     Log(&'a str),
     /// Read the services folder again.
     Reload,
+    /// Execute init again (a new binary), keeping every service running.
+    Reexec,
     /// Shut the system down.
     Shutdown(Ending),
 }
-
-const USAGE: &str = "usage: init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | log NAME | reload | poweroff | reboot | halt\n\
-Exit codes: 0 success, 1 no (unknown service, cannot start), 2 usage error, 3 system failure.\n";
 
 fn parse(line: &str) -> Option<Request<'_>> {
     let mut words = line.split_ascii_whitespace();
     let request = match (words.next()?, words.next()) {
         ("status", None) => Request::Status,
         ("reload", None) => Request::Reload,
+        ("reexec", None) => Request::Reexec,
         ("start", Some(name)) => Request::Start(name),
         ("stop", Some(name)) => Request::Stop(name),
         ("restart", Some(name)) => Request::Restart(name),
@@ -129,7 +129,7 @@ impl Reply {
 
     /// Sends the usage text.
     pub fn usage(&mut self) {
-        sys::write_all(self.fd.as_fd(), USAGE.as_bytes());
+        sys::write_all(self.fd.as_fd(), nanolin_init::USAGE.as_bytes());
     }
 
     fn finish(self, code: u8) {
@@ -251,7 +251,7 @@ pub fn client(args: Args, first: usize) -> i32 {
 }
 
 fn usage() -> i32 {
-    sys::write_all(sys::stderr(), USAGE.as_bytes());
+    sys::write_all(sys::stderr(), nanolin_init::USAGE.as_bytes());
     2
 }
 

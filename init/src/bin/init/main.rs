@@ -24,6 +24,7 @@ use nanolin_init::{Invocation, USAGE, VERSION_LINE};
 #[no_mangle]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let args = sys::Args::new(argc, argv);
+    sys::set_args(args);
     let called_as_ctl = args
         .get(0)
         .is_some_and(|a| a.rsplit(|&b| b == b'/').next() == Some(b"initctl"));
@@ -60,7 +61,19 @@ extern "C" fn rust_eh_personality() {}
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    // Nothing in this binary is meant to panic (the lints forbid the usual causes); should it
-    // happen anyway, stop at once without unwinding.
+    // Nothing in this binary is meant to panic (the lints forbid the usual causes). Should it
+    // happen anyway: say so on the console and in the kernel log, then start init afresh with every service kept running; only if
+    // that fails, stop. (The panic's own message is not printed: keeping every panic site's
+    // text would cost kilobytes of a 64 KiB budget.)
+    const MESSAGE: &[u8] = b"<2>init: internal error (panic); re-executing\n";
+    sys::write_all(sys::stderr(), MESSAGE.get(3..).unwrap_or(MESSAGE));
+    if let Ok(kmsg) = rustix::fs::open(
+        "/dev/kmsg",
+        rustix::fs::OFlags::WRONLY,
+        rustix::fs::Mode::empty(),
+    ) {
+        sys::write_all(rustix::fd::AsFd::as_fd(&kmsg), MESSAGE);
+    }
+    run::reexec_after_panic();
     sys::exit_now(3)
 }

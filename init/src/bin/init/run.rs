@@ -73,14 +73,11 @@ static mut INIT: Init = Init {
     notify_env: [0; NOTIFY_ENV_MAX],
 };
 
-const USAGE: &str = "usage: init [--services DIR] [--control SOCKET]\n       init ctl COMMAND (see init ctl --help)\n\
-As PID 1 it mounts the early file systems first, unless the environment names a container.\n\
-Exit codes: 0 success, 1 no, 2 usage error, 3 system failure.\n";
-
 /// Runs init: returns only when not PID 1 and every service is down.
 pub fn main(args: Args) -> i32 {
     let mut services = DEFAULT_SERVICES.as_bytes();
     let mut explicit_services = false;
+    let mut resume: Option<&[u8]> = None;
     let mut socket = control::DEFAULT_SOCKET.as_bytes();
     let mut i = 1;
     while let Some(arg) = args.get(i) {
@@ -91,8 +88,9 @@ pub fn main(args: Args) -> i32 {
                 explicit_services = true;
             }
             (b"--control", Some(v)) => socket = v,
+            (b"--resume", Some(v)) => resume = Some(v),
             _ => {
-                sys::write_all(sys::stderr(), USAGE.as_bytes());
+                sys::write_all(sys::stderr(), nanolin_init::USAGE.as_bytes());
                 return 2;
             }
         }
@@ -101,15 +99,15 @@ pub fn main(args: Args) -> i32 {
     let (Ok(mut services), Ok(socket)) =
         (core::str::from_utf8(services), core::str::from_utf8(socket))
     else {
-        sys::write_all(sys::stderr(), USAGE.as_bytes());
+        sys::write_all(sys::stderr(), nanolin_init::USAGE.as_bytes());
         return 2;
     };
 
     let pid1 = rustix::process::getpid().is_init();
-    let container = in_container();
+    let container = sys::in_container();
     let mut cmdline = [0u8; 1024];
     let mut watchdog = None;
-    if pid1 && !container {
+    if pid1 && !container && resume.is_none() {
         boot::early_boot();
         let options = BootOptions::parse(boot::kernel_cmdline(&mut cmdline), |word| {
             say!("unknown option {word} ignored")
@@ -183,6 +181,7 @@ pub fn main(args: Args) -> i32 {
         epoll::EventData::new_u64(TAG_SIGNALS),
         epoll::EventFlags::IN,
     );
+    sys::set_control_socket(socket);
     let listener = match control::listen(socket) {
         Ok(fd) => {
             let _ = epoll::add(
@@ -224,6 +223,10 @@ pub fn main(args: Args) -> i32 {
     } else {
         None
     };
+
+    if let Some(path) = resume.and_then(|p| core::str::from_utf8(p).ok()) {
+        adopt_services(init, &epoll_fd, path);
+    }
 
     let mut ending: Option<Ending> = None;
     loop {
@@ -283,9 +286,17 @@ pub fn main(args: Args) -> i32 {
                 }
                 TAG_CONTROL => {
                     if let Some(listener) = &listener {
+                        let mut reexec = false;
                         control::serve(listener, |request, reply| {
+                            if matches!(request, Some(Request::Reexec)) {
+                                reexec = ending.is_none();
+                                return if reexec { 0 } else { 1 };
+                            }
                             answer(init, request, reply, &mut ending, services)
                         });
+                        if reexec {
+                            reexec_self(init, socket);
+                        }
                     }
                 }
                 TAG_NOTIFY => {
@@ -305,31 +316,6 @@ pub fn main(args: Args) -> i32 {
         }
         init.sup.tick(sys::now_ms(), send);
     }
-}
-
-/// True when the environment says init runs in a container (`container=…`, as systemd reads
-/// it), where the early mounts and the final remount must not touch the host.
-fn in_container() -> bool {
-    let mut found = false;
-    // SAFETY: musl keeps `environ` valid and null-terminated for the life of the process.
-    let mut entry = unsafe { environ };
-    while !entry.is_null() {
-        // SAFETY: each entry up to the null one is a NUL-terminated string.
-        let ptr = unsafe { *entry };
-        if ptr.is_null() {
-            break;
-        }
-        // SAFETY: as above.
-        let text = unsafe { core::ffi::CStr::from_ptr(ptr) }.to_bytes();
-        found |= text.starts_with(b"container=");
-        // SAFETY: not past the null terminator, checked above.
-        entry = unsafe { entry.add(1) };
-    }
-    found
-}
-
-extern "C" {
-    static environ: *const *const core::ffi::c_char;
 }
 
 /// Declares every file in `dir`, then reads each, then reports cycles.
@@ -467,6 +453,142 @@ fn report_cycle(table: &ServiceTable, cycle: &[ServiceId]) {
     line.send(sys::stderr());
 }
 
+/// Where the running services are handed to the next init: beside the control socket.
+fn resume_path(control: &str) -> Line {
+    let dir = control
+        .rsplit_once('/')
+        .map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
+    let mut path = Line::new();
+    let _ = write!(path, "{dir}/init.resume");
+    path
+}
+
+/// Executes init again, handing over every running service: its pid, whether it is up, and
+/// its output and readiness pipes, kept open across the exec. Returns only on failure.
+fn reexec_self(init: &mut Init, control: &str) {
+    let path = resume_path(control);
+    let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
+    let Ok(file) = rustix::fs::open(
+        path,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) else {
+        say!("unable to write {path}; not re-executing");
+        return;
+    };
+    let keep = |slot: i32, keep: bool| {
+        if slot > 0 {
+            let flags = if keep {
+                rustix::io::FdFlags::empty()
+            } else {
+                rustix::io::FdFlags::CLOEXEC
+            };
+            let _ = rustix::io::fcntl_setfd(sys::borrow_raw(slot - 1), flags);
+        }
+    };
+    for id in init.table.ids() {
+        let Some(report) = init.sup.report(id) else {
+            continue;
+        };
+        let Some(pid) = report.state.pid() else {
+            continue;
+        };
+        let up = matches!(report.state, State::Up { .. });
+        let output = init.output.get(usize::from(id)).copied().unwrap_or(0);
+        let ready = init.ready.get(usize::from(id)).copied().unwrap_or(0);
+        keep(output, true);
+        keep(ready, true);
+        let mut line = Line::new();
+        let _ = write!(
+            line,
+            "{} {pid} {} {} {}",
+            init.table.name(id),
+            u8::from(up),
+            output - 1,
+            ready - 1
+        );
+        line.send(file.as_fd());
+    }
+    drop(file);
+    say!("re-executing, keeping every service running");
+    let e = sys::reexec(path);
+    say!("unable to re-execute: {}; carrying on", sys::errno_name(e));
+    for (&output, &ready) in init.output.iter().zip(init.ready.iter()) {
+        keep(output, false);
+        keep(ready, false);
+    }
+    let _ = rustix::fs::unlink(path);
+}
+
+/// Takes over the services the previous init handed over in `path`.
+fn adopt_services(init: &mut Init, epoll_fd: &OwnedFd, path: &str) {
+    let text = match read_file(&mut init.file, path) {
+        Ok(text) => text,
+        Err(e) => {
+            say!(
+                "unable to read {path}: {}; services are started afresh",
+                sys::errno_name(e)
+            );
+            return;
+        }
+    };
+    let now = sys::now_ms();
+    let mut adopted = 0;
+    for line in text.lines() {
+        let mut words = line.split_ascii_whitespace();
+        let (Some(name), Some(pid), Some(up), Some(output), Some(ready)) = (
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+        ) else {
+            continue;
+        };
+        let (Some(id), Ok(pid), Ok(output), Ok(ready)) = (
+            init.table.find(name),
+            pid.parse::<i32>(),
+            output.parse::<i32>(),
+            ready.parse::<i32>(),
+        ) else {
+            continue;
+        };
+        init.sup.adopt(id, pid, up == "1", now);
+        for (fd, tag, slots) in [
+            (output, TAG_OUTPUT, &mut init.output),
+            (ready, TAG_READY, &mut init.ready),
+        ] {
+            if fd < 0 {
+                continue;
+            }
+            let borrowed = sys::borrow_raw(fd);
+            let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
+            let _ = epoll::add(
+                epoll_fd,
+                borrowed,
+                epoll::EventData::new_u64(tag + u64::from(id)),
+                epoll::EventFlags::IN,
+            );
+            if let Some(slot) = slots.get_mut(usize::from(id)) {
+                *slot = fd + 1;
+            }
+        }
+        adopted += 1;
+    }
+    let _ = rustix::fs::unlink(path);
+    say!("took over {adopted} running services");
+}
+
+/// The panic handler's way out: re-execute with every service kept, if init got that far.
+pub fn reexec_after_panic() {
+    // SAFETY: init is single-threaded and the panic ended the event loop for good, so the
+    // loop's borrow of INIT is never used again; nothing else touches it.
+    let init = unsafe { &mut *core::ptr::addr_of_mut!(INIT) };
+    if !init.table.is_empty() {
+        reexec_self(init, sys::control_socket());
+    }
+}
+
 /// Reads a whole service file into `buf`.
 fn read_file<'b>(buf: &'b mut [u8], path: &str) -> Result<&'b str, Errno> {
     let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
@@ -580,28 +702,15 @@ fn show_output(init: &mut Init, id: ServiceId, text: &[u8], kmsg: Option<&OwnedF
         init.log.push(id, line);
         let name = init.table.name(id);
         let mut shown = Line::new();
-        let _ = write!(shown, "{name}: {}", Bytes(line));
+        let _ = write!(shown, "{name}: ");
+        shown.push_bytes(line);
         shown.send(sys::stderr());
         if let Some(kmsg) = kmsg {
             let mut logged = Line::new();
-            let _ = write!(logged, "<7>{name}: {}", Bytes(line));
+            let _ = write!(logged, "<7>{name}: ");
+            logged.push_bytes(line);
             logged.send(kmsg.as_fd());
         }
-    }
-}
-
-/// Bytes shown as text, invalid UTF-8 replaced.
-struct Bytes<'a>(&'a [u8]);
-
-impl core::fmt::Display for Bytes<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            f.write_str(chunk.valid())?;
-            if !chunk.invalid().is_empty() {
-                f.write_str("\u{fffd}")?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -775,6 +884,8 @@ fn answer(
             return 0;
         }
         Request::Reload if ending.is_some() => return 1,
+        // Handled by the event loop, once the answer is sent.
+        Request::Reexec => return 0,
         Request::Reload => {
             let (a, c, r) = reload(init, services);
             let mut line = Line::new();
@@ -801,7 +912,7 @@ fn answer(
                     reply.line(&mut line);
                     line = Line::new();
                 }
-                let _ = write!(line, "{}", Bytes(piece));
+                line.push_bytes(piece);
             });
             if !line.as_bytes().is_empty() {
                 reply.line(&mut line);

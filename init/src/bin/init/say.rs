@@ -29,6 +29,18 @@ impl Line {
         self.buf.get(..self.len).unwrap_or(&[])
     }
 
+    /// Appends raw bytes (a service's output, shown as it printed it).
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(LINE_MAX - self.len);
+        if let (Some(dest), Some(src)) = (
+            self.buf.get_mut(self.len..self.len + take),
+            bytes.get(..take),
+        ) {
+            dest.copy_from_slice(src);
+            self.len += take;
+        }
+    }
+
     /// Writes the line and a newline to `fd`.
     pub fn send(&mut self, fd: BorrowedFd<'_>) {
         if self.len == LINE_MAX {

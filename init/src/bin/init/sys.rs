@@ -306,3 +306,92 @@ pub fn finit_module(fd: &OwnedFd, compressed: bool) -> Result<(), Errno> {
         Err(last_errno())
     }
 }
+
+/// main's arguments and the control socket path, kept for re-executing.
+static mut ARGS: Option<Args> = None;
+static mut CONTROL: &str = "";
+
+/// Remembers main's arguments (once, at start).
+pub fn set_args(args: Args) {
+    // SAFETY: written once at start by the only thread, before anything reads it.
+    unsafe { *core::ptr::addr_of_mut!(ARGS) = Some(args) };
+}
+
+/// Remembers the control socket path (once, at start).
+pub fn set_control_socket(path: &'static str) {
+    // SAFETY: as for `set_args`.
+    unsafe { *core::ptr::addr_of_mut!(CONTROL) = path };
+}
+
+/// The control socket path.
+pub fn control_socket() -> &'static str {
+    // SAFETY: only read after the single write at start.
+    unsafe { *core::ptr::addr_of!(CONTROL) }
+}
+
+/// Most arguments passed on when re-executing.
+const REEXEC_MAX_ARGS: usize = 32;
+
+/// Executes this program again (execve(2) of /proc/self/exe) with its first arguments, less
+/// any earlier `--resume FILE`, plus `--resume resume`. Returns only on failure.
+pub fn reexec(resume: &str) -> Errno {
+    let mut path = [0u8; 256];
+    let Some(dest) = path.get_mut(..resume.len()) else {
+        return Errno::NAMETOOLONG;
+    };
+    dest.copy_from_slice(resume.as_bytes());
+    // SAFETY: only read after the single write at start.
+    let Some(args) = (unsafe { *core::ptr::addr_of!(ARGS) }) else {
+        return Errno::INVAL;
+    };
+    let mut argv: [*const c_char; REEXEC_MAX_ARGS + 3] = [core::ptr::null(); REEXEC_MAX_ARGS + 3];
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        if arg == b"--resume" {
+            i += 2;
+            continue;
+        }
+        if let Some(slot) = argv.get_mut(n).filter(|_| n < REEXEC_MAX_ARGS) {
+            // SAFETY: `arg` is a slice of a NUL-terminated argument string the process keeps.
+            *slot = arg.as_ptr().cast();
+            n += 1;
+        }
+        i += 1;
+    }
+    let flag = b"--resume\0";
+    for extra in [flag.as_ptr(), path.as_ptr()] {
+        if let Some(slot) = argv.get_mut(n) {
+            *slot = extra.cast();
+            n += 1;
+        }
+    }
+    // SAFETY: musl keeps `environ` valid; the arrays are null-terminated and outlive execve.
+    unsafe { libc::execve(c"/proc/self/exe".as_ptr(), argv.as_ptr(), environ) };
+    last_errno()
+}
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// True when the environment says init runs in a container (`container=…`, as systemd reads
+/// it), where the early mounts and the final remount must not touch the host.
+pub fn in_container() -> bool {
+    let mut found = false;
+    // SAFETY: musl keeps `environ` valid and null-terminated for the life of the process.
+    let mut entry = unsafe { environ };
+    while !entry.is_null() {
+        // SAFETY: each entry up to the null one is a NUL-terminated string.
+        let ptr = unsafe { *entry };
+        if ptr.is_null() {
+            break;
+        }
+        // SAFETY: as above.
+        let text = unsafe { core::ffi::CStr::from_ptr(ptr) }.to_bytes();
+        found |= text.starts_with(b"container=");
+        // SAFETY: not past the null terminator, checked above.
+        entry = unsafe { entry.add(1) };
+    }
+    found
+}
