@@ -285,7 +285,8 @@ fn services_come_up_in_order_and_failures_are_contained() {
 fn operator_controls_services() {
     let mut init = Pid1::start(
         &[("base", "run=\"@D/svc.sh base\"\n"), ("top", "run=\"@D/svc.sh top\"\nneeds=base\n")],
-        &[("svc.sh", "echo $$ > $D/$1.pid\ntrap 'echo $1 >> $D/stopped; exit 0' TERM\nsleep 100000 &\nwait\n")],
+        // The pid is written once the trap is set, so a stop seen by the test is a trapped one.
+        &[("svc.sh", "trap 'echo $1 >> $D/stopped; exit 0' TERM\necho $$ > $D/$1.pid\nsleep 100000 &\nwait\n")],
     );
     init.wait_for("top", "up", Duration::from_secs(5));
     init.ctl(&["stop", "top"]).ok();
