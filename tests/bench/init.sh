@@ -100,6 +100,7 @@ work=$(realpath "$work")
 chmod 755 "$work"
 UPID= PID1=
 cleanup() {
+    if [[ -z $PID1 && -n $UPID ]]; then PID1=$(pgrep -P "$UPID" || true); fi
     if [[ -n $PID1 ]]; then kill -KILL "$PID1" 2>/dev/null || true; fi
     if [[ -n $UPID ]]; then wait "$UPID" 2>/dev/null || true; fi
     rm -rf -- "$work"
@@ -116,6 +117,9 @@ SVC=$work/bin/nlbsvc
 
 # --- service sets -----------------------------------------------------------------------
 # make_flat KIND N: a directory of N services for KIND, made anew (no state from a last run).
+# runsv and s6-supervise exec ./run, here a symlink to the service binary (no shell); init
+# and busybox exec the binary with the service's name as argument (busybox init merges
+# inittab lines with the same command, so they must differ).
 make_flat() {
     local kind=$1 n=$2 dir=$work/$1-flat-$2 i name
     rm -rf -- "$dir"
@@ -123,9 +127,9 @@ make_flat() {
     for ((i = 0; i < n; i++)); do
         printf -v name 's%03d' "$i"
         case $kind in
-            nanolin) printf 'kind=longrun\nrun=%s\nrestart=always\n' "$SVC" >"$dir/$name" ;;
+            nanolin) printf 'kind=longrun\nrun=%s %s\nrestart=always\n' "$SVC" "$name" >"$dir/$name" ;;
             runit | s6) mkdir "$dir/$name" && ln -s "$SVC" "$dir/$name/run" ;;
-            busybox) printf '::respawn:%s\n' "$SVC" >>"$dir/inittab" ;;
+            busybox) printf '::respawn:%s %s\n' "$SVC" "$name" >>"$dir/inittab" ;;
         esac
     done
     echo "$dir"
@@ -180,6 +184,7 @@ start() {
         "$NLB" stamp "$work/stamp" "${binds[@]}" -- "${cmd[@]}" </dev/null >>"$log" 2>&1 &
     UPID=$!
     if ! UP_MS=$("$NLB" wait "$n" "$TIMEOUT_MS" "$work/stamp" "$SVC" "$UPID"); then
+        PID1=$(pgrep -P "$UPID" || true)
         tail -n 20 "$log" >&2
         die "$kind did not bring $n services up"
     fi

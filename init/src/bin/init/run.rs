@@ -175,21 +175,11 @@ pub fn main(args: Args) -> i32 {
         say!("unable to create an epoll instance");
         return 3;
     };
-    let _ = epoll::add(
-        &epoll_fd,
-        &signal_fd,
-        epoll::EventData::new_u64(TAG_SIGNALS),
-        epoll::EventFlags::IN,
-    );
+    watch(&epoll_fd, &signal_fd, TAG_SIGNALS);
     sys::set_control_socket(socket);
     let listener = match control::listen(socket) {
         Ok(fd) => {
-            let _ = epoll::add(
-                &epoll_fd,
-                &fd,
-                epoll::EventData::new_u64(TAG_CONTROL),
-                epoll::EventFlags::IN,
-            );
+            watch(&epoll_fd, &fd, TAG_CONTROL);
             Some(fd)
         }
         Err(e) => {
@@ -203,12 +193,7 @@ pub fn main(args: Args) -> i32 {
 
     let notify = match notify_socket(init, socket) {
         Ok(fd) => {
-            let _ = epoll::add(
-                &epoll_fd,
-                &fd,
-                epoll::EventData::new_u64(TAG_NOTIFY),
-                epoll::EventFlags::IN,
-            );
+            watch(&epoll_fd, &fd, TAG_NOTIFY);
             Some(fd)
         }
         Err(e) => {
@@ -563,12 +548,7 @@ fn adopt_services(init: &mut Init, epoll_fd: &OwnedFd, path: &str) {
             }
             let borrowed = sys::borrow_raw(fd);
             let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
-            let _ = epoll::add(
-                epoll_fd,
-                borrowed,
-                epoll::EventData::new_u64(tag + u64::from(id)),
-                epoll::EventFlags::IN,
-            );
+            watch(epoll_fd, borrowed, tag + u64::from(id));
             if let Some(slot) = slots.get_mut(usize::from(id)) {
                 *slot = fd + 1;
             }
@@ -616,21 +596,11 @@ fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64, kmsg: Opt
         match decision {
             Decision::Start(id) => match spawn::spawn(&init.table, id, &init.notify_env) {
                 Ok(spawned) => {
-                    let tag = epoll::EventData::new_u64(TAG_OUTPUT + u64::from(id));
-                    let _ = epoll::add(epoll_fd, &spawned.output, tag, epoll::EventFlags::IN);
                     // The previous run's last words, if any are unread, before its pipe goes.
                     output(init, id, kmsg);
-                    close_slot(&mut init.output, id);
-                    if let Some(slot) = init.output.get_mut(usize::from(id)) {
-                        *slot = sys::into_raw(spawned.output) + 1;
-                    }
+                    keep_fd(&mut init.output, id, spawned.output, epoll_fd, TAG_OUTPUT);
                     if let Some(ready) = spawned.ready {
-                        let tag = epoll::EventData::new_u64(TAG_READY + u64::from(id));
-                        let _ = epoll::add(epoll_fd, &ready, tag, epoll::EventFlags::IN);
-                        forget_ready(init, id);
-                        if let Some(slot) = init.ready.get_mut(usize::from(id)) {
-                            *slot = sys::into_raw(ready) + 1;
-                        }
+                        keep_fd(&mut init.ready, id, ready, epoll_fd, TAG_READY);
                     }
                     init.sup.started(&init.table, id, spawned.pid, now);
                 }
@@ -652,6 +622,33 @@ fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64, kmsg: Opt
                 }
             }
         }
+    }
+}
+
+/// Adds `fd` to the epoll set, its events tagged `tag`. A failure means its events are
+/// missed, which the caller cannot mend; the service still runs.
+fn watch(epoll_fd: &OwnedFd, fd: impl AsFd, tag: u64) {
+    let _ = epoll::add(
+        epoll_fd,
+        fd,
+        epoll::EventData::new_u64(tag),
+        epoll::EventFlags::IN,
+    );
+}
+
+/// Watches `fd` (tagged with `kind` and `id`) and keeps it in `slots` in place of any earlier
+/// one of `id`.
+fn keep_fd(
+    slots: &mut [i32; MAX_SERVICES],
+    id: ServiceId,
+    fd: OwnedFd,
+    epoll_fd: &OwnedFd,
+    kind: u64,
+) {
+    watch(epoll_fd, &fd, kind + u64::from(id));
+    close_slot(slots, id);
+    if let Some(slot) = slots.get_mut(usize::from(id)) {
+        *slot = sys::into_raw(fd) + 1;
     }
 }
 
