@@ -31,7 +31,8 @@ pub const MAX_ARGUMENTS: usize = 64;
 /// Highest file descriptor a service may name for `ready=fd:N`.
 pub const READY_FD_MAX: u8 = 63;
 
-/// First wait before restarting a crashed service, in milliseconds; it doubles per crash.
+/// Wait before restarting a service that crashed twice in a row, in milliseconds; it doubles
+/// per further crash. (A first crash is restarted at once.)
 pub const RESTART_DELAY_FIRST_MS: u32 = 100;
 
 /// Longest wait before restarting a crashed service, in milliseconds.

@@ -3,18 +3,20 @@
 //! The binary owns the system calls; this module only decides. Its loop is:
 //!
 //! 1. ask [`Supervisor::next`] for decisions until it has none: start a service (then report
-//!    [`Supervisor::started`] or [`Supervisor::spawn_failed`]), or note one that cannot start;
+//!    [`Supervisor::started`], and later [`Supervisor::executed`] or
+//!    [`Supervisor::spawn_failed`]), or note one that cannot start;
 //! 2. wait for events until [`Supervisor::next_deadline`]: report a process exit with
 //!    [`Supervisor::exited`], readiness with [`Supervisor::ready`], and the passing of time with
 //!    [`Supervisor::tick`].
 //!
 //! | state     | event                        | next state                                  |
 //! |-----------|------------------------------|---------------------------------------------|
-//! | Waiting   | needs up, afters settled     | Starting (Up at once when `ready=none`)     |
+//! | Waiting   | needs up, afters settled     | Starting                                    |
+//! | Starting  | exec succeeded, `ready=none` | Up                                          |
 //! | Waiting   | a need failed or is blocked  | Blocked                                     |
 //! | Starting  | ready                        | Up                                          |
 //! | Starting  | exit 0 (oneshot)             | Done                                        |
-//! | Starting, Up | exit, restart wanted      | Backoff (Failed after too many rapid crashes)|
+//! | Starting, Up | exit, restart wanted      | Waiting at once the first time, then Backoff; Failed after too many rapid crashes |
 //! | Starting, Up | exit, no restart          | Done (status 0) or Failed                   |
 //! | Backoff   | delay passed                 | Waiting                                     |
 //! | Starting, Up | stop requested            | Stopping (SIGTERM)                          |
@@ -332,25 +334,34 @@ impl Supervisor {
         }
     }
 
-    /// The service was started as process `pid`.
-    pub fn started(&mut self, table: &ServiceTable, id: ServiceId, pid: Pid, now: Millis) {
-        let immediate = table
-            .definition(id)
-            .is_some_and(|d| d.kind == Kind::Longrun && d.ready == Readiness::Immediate);
-        let state = if immediate {
-            State::Up { pid, since: now }
-        } else {
-            State::Starting { pid, since: now }
-        };
+    /// The service was started as process `pid`; it is up once its program runs
+    /// ([`executed`](Self::executed)) and, if it has them, its readiness conditions hold.
+    pub fn started(&mut self, id: ServiceId, pid: Pid, now: Millis) {
         if let Some(r) = self.runtime.get_mut(usize::from(id)) {
             r.starts = r.starts.saturating_add(1);
         }
-        self.set(id, state);
+        self.set(id, State::Starting { pid, since: now });
+    }
+
+    /// The service's program is running (its exec succeeded): a longrun with `ready=none` is
+    /// up from now on.
+    pub fn executed(&mut self, table: &ServiceTable, id: ServiceId) {
+        let immediate = table
+            .definition(id)
+            .is_some_and(|d| d.kind == Kind::Longrun && d.ready == Readiness::Immediate);
+        if immediate {
+            self.ready(id);
+        }
     }
 
     /// Takes over process `pid` of service `id`, started by the init that re-executed into
-    /// this one: up, or still waiting for its readiness.
-    pub fn adopt(&mut self, id: ServiceId, pid: Pid, up: bool, now: Millis) {
+    /// this one: up, or still waiting for its readiness. (A `ready=none` longrun counts as up:
+    /// its exec is long done.)
+    pub fn adopt(&mut self, table: &ServiceTable, id: ServiceId, pid: Pid, up: bool, now: Millis) {
+        let immediate = table
+            .definition(id)
+            .is_some_and(|d| d.kind == Kind::Longrun && d.ready == Readiness::Immediate);
+        let up = up || immediate;
         if self.state(id) == State::Waiting {
             if let Some(r) = self.runtime.get_mut(usize::from(id)) {
                 r.starts = r.starts.saturating_add(1);
@@ -429,6 +440,10 @@ impl Supervisor {
                     r.crashes = r.crashes.saturating_add(1);
                     if r.crashes >= MAX_RAPID_FAILURES {
                         State::Failed(Failure::CrashLoop(status))
+                    } else if r.crashes == 1 {
+                        // A first crash is restarted at once, as runit and dinit do: only a
+                        // service that keeps crashing waits.
+                        State::Waiting
                     } else {
                         let until = now + u64::from(r.delay_ms);
                         r.delay_ms = r.delay_ms.saturating_mul(2).min(RESTART_DELAY_MAX_MS);

@@ -90,7 +90,8 @@ impl Sim {
                 Decision::Start(id) => {
                     self.started.push(self.table.name(id).to_string());
                     self.next_pid += 1;
-                    self.sup.started(&self.table, id, self.next_pid, self.now);
+                    self.sup.started(id, self.next_pid, self.now);
+                    self.sup.executed(&self.table, id);
                 }
                 Decision::Blocked(id, why) => {
                     self.blocked.push((self.table.name(id).to_string(), why))
@@ -359,8 +360,12 @@ fn a_failed_dependency_blocks_needs_but_not_after() {
 fn crashes_back_off_exponentially_then_give_up() {
     let mut sim = Sim::ok(&[("flaky", "run=flaky\n")]);
     sim.settle();
+    // The first crash is restarted at once.
+    assert_eq!(sim.exit("flaky", ExitStatus::Signal(11)), State::Waiting);
+    assert!(matches!(sim.state("flaky"), State::Up { .. }));
+    assert_eq!(sim.started.len(), 2);
     let mut delay = u64::from(RESTART_DELAY_FIRST_MS);
-    for crash in 1..MAX_RAPID_FAILURES {
+    for crash in 2..MAX_RAPID_FAILURES {
         let state = sim.exit("flaky", ExitStatus::Signal(11));
         assert_eq!(
             state,
@@ -400,15 +405,11 @@ fn a_service_that_ran_long_enough_starts_over() {
     sim.settle();
     for _ in 0..10 {
         sim.advance(STABLE_UPTIME_MS);
-        let state = sim.exit("steady", ExitStatus::Code(1));
-        assert_eq!(
-            state,
-            State::Backoff {
-                until: sim.now + u64::from(RESTART_DELAY_FIRST_MS)
-            }
-        );
-        sim.advance(u64::from(RESTART_DELAY_FIRST_MS));
+        // Each crash after a good run counts as a first crash: restarted at once.
+        assert_eq!(sim.exit("steady", ExitStatus::Code(1)), State::Waiting);
+        assert!(matches!(sim.state("steady"), State::Up { .. }));
     }
+    assert_eq!(sim.started.len(), 11);
     assert!(matches!(sim.state("steady"), State::Up { .. }));
 }
 
@@ -429,7 +430,7 @@ fn restart_policies() {
     );
     assert!(matches!(
         sim.exit("retry", ExitStatus::Code(3)),
-        State::Backoff { .. }
+        State::Waiting
     ));
 }
 

@@ -13,3 +13,7 @@ ensure_peers
 
 echo "== signatures: nanolin against signify and minisign"
 bash tests/bench/signatures.sh "${1:-1024}"
+
+echo
+echo "== init: bring-up, restart and memory against runit, s6 and busybox init"
+bash tests/bench/init.sh

@@ -245,7 +245,7 @@ fn services_come_up_in_order_and_failures_are_contained() {
         "not started: needs fails",
         Duration::from_secs(5),
     );
-    // 100 + 200 + 400 + 800 ms of backoff, then it is given up on.
+    // Restarted at once, then after 100, 200 and 400 ms; the fifth crash gives it up.
     init.wait_for(
         "crashes",
         "failed: crashed 5 times in a row",
@@ -483,6 +483,52 @@ fn reexec_keeps_every_service_running() {
     // A readiness pipe handed over still works.
     fs::write(init.path("go"), "").unwrap();
     init.wait_for("after-slow", "up", Duration::from_secs(5));
+    init.ctl(&["poweroff"]).ok();
+    init.wait_exit(Duration::from_secs(15));
+}
+
+#[test]
+fn services_start_clean_whatever_init_inherited() {
+    let mut init = Pid1::start(
+        &[("probe", "run=@D/probe.sh\nkind=oneshot\n")],
+        &[(
+            "probe.sh",
+            "grep -E '^(SigIgn|SigBlk)' /proc/self/status > $D/signals\nls /proc/self/fd | wc -l > $D/fds\nulimit -n > $D/nofile\n",
+        )],
+    );
+    init.wait_for("probe", "done", Duration::from_secs(5));
+    let signals = fs::read_to_string(init.path("signals")).unwrap();
+    // Only what the probe's own shell ignores may show; nothing blocked, SIGINT/QUIT not ignored.
+    assert!(signals.contains("SigBlk:\t0000000000000000"), "{signals}");
+    let ignored = u64::from_str_radix(
+        signals
+            .lines()
+            .find(|l| l.starts_with("SigIgn"))
+            .unwrap()
+            .split('\t')
+            .nth(1)
+            .unwrap(),
+        16,
+    )
+    .unwrap();
+    assert_eq!(ignored & 0b110, 0, "SIGINT or SIGQUIT ignored: {signals}");
+    // stdin, stdout, stderr, and ls's own directory descriptor.
+    assert!(
+        read_number(&init.path("fds")) <= 4.0,
+        "descriptors leaked into the service"
+    );
+    // init raises its own descriptor limit; services get back the one it started with.
+    let limits = fs::read_to_string("/proc/self/limits").unwrap();
+    let ours: f64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(read_number(&init.path("nofile")), ours);
     init.ctl(&["poweroff"]).ok();
     init.wait_exit(Duration::from_secs(15));
 }

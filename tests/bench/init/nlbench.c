@@ -2,18 +2,21 @@
  *
  *   nlbench stamp FILE [--bind SRC DST]... -- CMD...
  *       Runs as PID 1 of the benchmark's namespace (started by unshare): bind-mounts SRC on
- *       DST (the namespace has a private mount table), writes CLOCK_MONOTONIC in ns to FILE,
- *       then execs CMD, the supervisor. The stamp is taken immediately before execve, so
+ *       DST (the namespace has a private mount table), resets signal dispositions and mask,
+ *       closes inherited descriptors above 2, writes CLOCK_MONOTONIC in ns to FILE, then
+ *       execs CMD, the supervisor. The stamp is taken immediately before execve, so
  *       bring-up figures exclude unshare's own set-up.
- *   nlbench wait N TIMEOUT_MS STAMP SVC WATCHPID
- *       Started right after `unshare … nlbench stamp … supervisor`: polls /proc every 0.5 ms
- *       until exactly N processes run the service binary SVC (their /proc/PID/exe, so only
- *       once they have exec'd it) and prints the milliseconds from the stamp to that scan.
- *       Fails when WATCHPID (the unshare) ends first, or after TIMEOUT_MS.
- *   nlbench restart SVC NSPID KILLS TIMEOUT_MS
+ *   nlbench wait N TIMEOUT_MS STAMP EVENTS SVC WATCHPID
+ *       Started right after `unshare … nlbench stamp … supervisor`: waits until the events
+ *       file holds N records (every service appends one, with the time its main() began),
+ *       prints the milliseconds from the stamp to the latest record, and checks that exactly
+ *       N processes then run the service binary SVC. Fails when WATCHPID (the unshare) ends
+ *       first, or after TIMEOUT_MS.
+ *   nlbench restart SVC NSPID KILLS TIMEOUT_MS EVENTS
  *       In the PID namespace of host pid NSPID: for each of the KILLS lowest-pid service
- *       processes (distinct services, long up), SIGKILL it and poll /proc until a new
- *       process runs SVC; prints each kill-to-new-process latency in microseconds.
+ *       processes (distinct services, long up), SIGKILL it and wait for the next record in
+ *       the events file; prints each time from the kill to the start of the replacement's
+ *       main(), in microseconds.
  *   nlbench mem NSPID SVC
  *       Prints "PID1_KIB TREE_KIB TREE_PROCS SVC_PROCS": private memory (Private_Clean +
  *       Private_Dirty of /proc/PID/smaps_rollup) of NSPID, and summed over every process of
@@ -113,6 +116,7 @@ static void proc_each(int (*fn)(int, void *), void *ctx)
 
 static const char *svc_path;
 
+
 /* 1 when `pid` runs the service binary (it has exec'd it). */
 static int runs_svc(int pid)
 {
@@ -191,6 +195,17 @@ static int cmd_stamp(int argc, char **argv)
     }
     if (i + 1 >= argc)
         die("%s", "no command after --");
+    /* Start the supervisor as the kernel starts PID 1: default signal dispositions (a shell's
+     * `&` leaves SIGINT and SIGQUIT ignored), nothing blocked, no inherited descriptors. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", file);
     FILE *f = fopen(tmp, "w");
@@ -233,45 +248,76 @@ static int alive(int pid)
     return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }
 
+struct record {
+    int64_t ns;
+    int32_t pid;
+    int32_t pad;
+};
+
+static off_t events_size(int fd)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0)
+        die("%s", "cannot seek in the events file");
+    return end;
+}
+
 static int cmd_wait(int argc, char **argv)
 {
-    if (argc != 5)
-        die("%s", "usage: nlbench wait N TIMEOUT_MS STAMP SVC WATCHPID");
+    if (argc != 6)
+        die("%s", "usage: nlbench wait N TIMEOUT_MS STAMP EVENTS SVC WATCHPID");
     int want = atoi(argv[0]);
     long long timeout = atoll(argv[1]) * 1000000LL;
     const char *stamp = argv[2];
-    svc_path = argv[3];
-    int watch = atoi(argv[4]);
-
+    int events = open(argv[3], O_RDONLY | O_CLOEXEC);
+    svc_path = argv[4];
+    int watch = atoi(argv[5]);
+    if (events < 0)
+        die("cannot open %s", argv[3]);
+    off_t need = (off_t)want * (off_t)sizeof(struct record);
+    long long start = now_ns();
+    for (;;) {
+        off_t size = events_size(events);
+        if (size >= need) {
+            if (size > need) {
+                fprintf(stderr, "nlbench: %lld service starts recorded, expected %d\n",
+                        (long long)(size / sizeof(struct record)), want);
+                return 1;
+            }
+            break;
+        }
+        if (!alive(watch)) {
+            fprintf(stderr, "nlbench: the supervisor ended with %lld of %d services started\n",
+                    (long long)(size / sizeof(struct record)), want);
+            return 1;
+        }
+        if (now_ns() - start > timeout) {
+            fprintf(stderr, "nlbench: timed out with %lld of %d services started\n",
+                    (long long)(size / sizeof(struct record)), want);
+            return 1;
+        }
+        sleep_us(200);
+    }
+    struct record *recs = malloc(need);
+    if (!recs || pread(events, recs, need, 0) != need)
+        die("%s", "cannot read the events file");
+    long long last = 0;
+    for (int i = 0; i < want; i++)
+        if (recs[i].ns > last)
+            last = recs[i].ns;
+    long long t0 = read_stamp(stamp);
+    /* Cross-check with /proc: each record is one live service process. */
     proc_open();
     known = calloc(max_pid, 1);
     if (!known)
         die("%s", "out of memory");
-    long long start = now_ns();
-    int count = 0;
-    for (;;) {
-        count = count_svc();
-        long long t = now_ns();
-        if (count >= want) {
-            if (count > want) {
-                fprintf(stderr, "nlbench: %d service processes, expected %d\n", count, want);
-                return 1;
-            }
-            long long t0 = read_stamp(stamp);
-            printf("%.2f\n", (t - t0) / 1e6);
-            return 0;
-        }
-        if (!alive(watch)) {
-            fprintf(stderr, "nlbench: the supervisor ended with %d of %d services up\n", count,
-                    want);
-            return 1;
-        }
-        if (t - start > timeout) {
-            fprintf(stderr, "nlbench: timed out with %d of %d services up\n", count, want);
-            return 1;
-        }
-        sleep_us(500);
+    int count = count_svc();
+    if (count != want) {
+        fprintf(stderr, "nlbench: %d processes run %s, expected %d\n", count, svc_path, want);
+        return 1;
     }
+    printf("%.2f\n", (last - t0) / 1e6);
+    return 0;
 }
 
 /* --- restart ------------------------------------------------------------------------ */
@@ -295,36 +341,20 @@ static int cmp_int(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
-static unsigned char *old; /* pids that existed before the kill */
-
-static int mark_old(int pid, void *ctx)
-{
-    (void)ctx;
-    old[pid] = 1;
-    return 0;
-}
-
-static int find_new(int pid, void *ctx)
-{
-    if (!old[pid] && runs_svc(pid)) {
-        *(int *)ctx = pid;
-        return 1;
-    }
-    return 0;
-}
-
 static int cmd_restart(int argc, char **argv)
 {
-    if (argc != 4)
-        die("%s", "usage: nlbench restart SVC NSPID KILLS TIMEOUT_MS");
+    if (argc != 5)
+        die("%s", "usage: nlbench restart SVC NSPID KILLS TIMEOUT_MS EVENTS");
     svc_path = argv[0];
     int nspid = atoi(argv[1]);
     int kills = atoi(argv[2]);
     long long timeout = atoll(argv[3]) * 1000000LL;
+    int events = open(argv[4], O_RDONLY | O_CLOEXEC);
+    if (events < 0)
+        die("cannot open %s", argv[4]);
     proc_open();
-    old = calloc(max_pid, 1);
     struct targets t = {pid_ns(nspid), calloc(100000, sizeof(int)), 0, 100000};
-    if (!old || !t.pids)
+    if (!t.pids)
         die("%s", "out of memory");
     if (t.ns == 0)
         die("no process %s", argv[1]);
@@ -336,27 +366,23 @@ static int cmd_restart(int argc, char **argv)
     qsort(t.pids, t.n, sizeof(int), cmp_int);
     for (int k = 0; k < kills; k++) {
         int victim = t.pids[k];
-        memset(old, 0, max_pid);
-        proc_each(mark_old, NULL);
-        if (!old[victim] || !runs_svc(victim))
+        if (!runs_svc(victim))
             die("service process %s vanished before its kill", "");
+        off_t before = events_size(events);
         long long t0 = now_ns();
         if (kill(victim, SIGKILL) != 0)
             die("%s", "kill failed");
-        int fresh = 0;
-        long long t1;
-        for (;;) {
-            proc_each(find_new, &fresh);
-            t1 = now_ns();
-            if (fresh)
-                break;
-            if (t1 - t0 > timeout) {
+        while (events_size(events) < before + (off_t)sizeof(struct record)) {
+            if (now_ns() - t0 > timeout) {
                 fprintf(stderr, "nlbench: service not restarted within %s ms\n", argv[3]);
                 return 1;
             }
-            sleep_us(50);
+            sleep_us(100);
         }
-        printf("%.0f\n", (t1 - t0) / 1e3);
+        struct record rec;
+        if (pread(events, &rec, sizeof rec, before) != (ssize_t)sizeof rec)
+            die("%s", "cannot read the events file");
+        printf("%.0f\n", (rec.ns - t0) / 1e3);
         fflush(stdout);
         sleep_us(20000);
     }

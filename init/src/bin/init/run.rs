@@ -36,6 +36,7 @@ const TAG_CONTROL: u64 = 1 << 32;
 const TAG_NOTIFY: u64 = 2 << 32;
 const TAG_READY: u64 = 3 << 32;
 const TAG_OUTPUT: u64 = 4 << 32;
+const TAG_EXEC: u64 = 5 << 32;
 const TAG_KIND: u64 = !0 << 32;
 
 /// Bytes of service output read at once.
@@ -56,6 +57,8 @@ struct Init {
     ready: [i32; MAX_SERVICES],
     /// Read end of each service's output pipe, as fd + 1 (0: none).
     output: [i32; MAX_SERVICES],
+    /// Read end of each starting service's exec-status pipe, as fd + 1 (0: none).
+    exec: [i32; MAX_SERVICES],
     /// The last lines of every service's output.
     log: LogRing,
     file: [u8; SERVICE_FILE_MAX_LEN],
@@ -68,6 +71,7 @@ static mut INIT: Init = Init {
     sup: Supervisor::new(),
     ready: [0; MAX_SERVICES],
     output: [0; MAX_SERVICES],
+    exec: [0; MAX_SERVICES],
     log: LogRing::new(),
     file: [0; SERVICE_FILE_MAX_LEN],
     notify_env: [0; NOTIFY_ENV_MAX],
@@ -130,20 +134,10 @@ pub fn main(args: Args) -> i32 {
         });
     }
     let mut next_pet = 0;
-    // Every service holds a pipe or two open in init: lift the descriptor limit to the most
-    // the kernel allows.
-    if let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .maximum
-        .ok_or(())
-    {
-        let _ = rustix::process::setrlimit(
-            rustix::process::Resource::Nofile,
-            rustix::process::Rlimit {
-                current: Some(limit),
-                maximum: Some(limit),
-            },
-        );
-    }
+    // Every service holds a pipe or two open in init: lift the descriptor limit (services get
+    // the old one back), and keep inherited descriptors from leaking into services.
+    sys::raise_nofile();
+    sys::close_inherited_on_exec();
     if !pid1 {
         // Orphans of our services come back to us, as they would to PID 1.
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
@@ -294,6 +288,7 @@ pub fn main(args: Args) -> i32 {
                     match tag & TAG_KIND {
                         TAG_READY => readiness(init, id),
                         TAG_OUTPUT => output(init, id, kmsg.as_ref()),
+                        TAG_EXEC => exec_status(init, id),
                         _ => {}
                     }
                 }
@@ -538,7 +533,7 @@ fn adopt_services(init: &mut Init, epoll_fd: &OwnedFd, path: &str) {
         ) else {
             continue;
         };
-        init.sup.adopt(id, pid, up == "1", now);
+        init.sup.adopt(&init.table, id, pid, up == "1", now);
         for (fd, tag, slots) in [
             (output, TAG_OUTPUT, &mut init.output),
             (ready, TAG_READY, &mut init.ready),
@@ -602,7 +597,8 @@ fn start_what_can_start(init: &mut Init, epoll_fd: &OwnedFd, now: u64, kmsg: Opt
                     if let Some(ready) = spawned.ready {
                         keep_fd(&mut init.ready, id, ready, epoll_fd, TAG_READY);
                     }
-                    init.sup.started(&init.table, id, spawned.pid, now);
+                    keep_fd(&mut init.exec, id, spawned.exec, epoll_fd, TAG_EXEC);
+                    init.sup.started(id, spawned.pid, now);
                 }
                 Err(e) => {
                     say!("unable to start {}: {}", init.table.name(id), e);
@@ -658,6 +654,27 @@ fn close_slot(slots: &mut [i32; MAX_SERVICES], id: ServiceId) {
         if *slot != 0 {
             sys::close_raw(*slot - 1);
             *slot = 0;
+        }
+    }
+}
+
+/// The exec-status pipe of `id` spoke: its program runs, or could not be started.
+fn exec_status(init: &mut Init, id: ServiceId) {
+    let Some(&slot) = init.exec.get(usize::from(id)) else {
+        return;
+    };
+    if slot == 0 {
+        return;
+    }
+    let Some(result) = spawn::exec_result(sys::borrow_raw(slot - 1)) else {
+        return;
+    };
+    close_slot(&mut init.exec, id);
+    match result {
+        Ok(()) => init.sup.executed(&init.table, id),
+        Err(e) => {
+            say!("unable to start {}: {}", init.table.name(id), e);
+            init.sup.spawn_failed(id, e.errno());
         }
     }
 }
@@ -798,9 +815,11 @@ fn reap(init: &mut Init, kmsg: Option<&OwnedFd>) {
             _ => continue,
         };
         let now = sys::now_ms();
-        // What the service printed before it ended comes before the news of its end.
+        // What the service printed before it ended comes before the news of its end, and so
+        // does a failed exec, which makes the process no longer the service's.
         if let Some(id) = init.sup.find_pid(pid.as_raw_nonzero().get()) {
             output(init, id, kmsg);
+            exec_status(init, id);
         }
         let Some(exit) = init
             .sup
@@ -811,11 +830,18 @@ fn reap(init: &mut Init, kmsg: Option<&OwnedFd>) {
         forget_ready(init, exit.id);
         let name = init.table.name(exit.id);
         let how = control::Status(exit.status);
+        let delay = match exit.state {
+            State::Backoff { until } => Some(until.saturating_sub(now)),
+            State::Waiting => Some(0),
+            _ => None,
+        };
         match exit.state {
-            State::Backoff { until } => say!(
-                "{name} ended ({how}); restarting in {} ms",
-                until.saturating_sub(now)
-            ),
+            State::Backoff { .. } | State::Waiting => {
+                say!(
+                    "{name} ended ({how}); restarting in {} ms",
+                    delay.unwrap_or(0)
+                )
+            }
             State::Failed(Failure::CrashLoop(_)) => {
                 say!("{name} ended ({how}) and keeps crashing; not restarting it (init ctl start {name} tries again)")
             }

@@ -107,6 +107,26 @@ pub struct Spawned {
     pub ready: Option<OwnedFd>,
     /// Read end of the pipe its standard output and error go to.
     pub output: OwnedFd,
+    /// Read end of the pipe that tells whether its exec worked ([`exec_result`]).
+    pub exec: OwnedFd,
+}
+
+/// What the exec-status pipe of a starting service says: `None` while it has said nothing,
+/// `Some(Ok(()))` once the program runs (the pipe closed on exec), or the failure.
+pub fn exec_result(pipe: rustix::fd::BorrowedFd<'_>) -> Option<Result<(), SpawnError>> {
+    let mut message = [0u8; 8];
+    match rustix::io::read(pipe, &mut message) {
+        Ok(0) => Some(Ok(())),
+        // The child writes its 8 bytes at once, well under the pipe's atomic size.
+        Ok(8) => {
+            let mut errno = [0u8; 4];
+            errno.copy_from_slice(&message[4..]);
+            let errno = Errno::from_raw_os_error(i32::from_ne_bytes(errno));
+            Some(Err(SpawnError::Child(Step::from_code(message[0]), errno)))
+        }
+        Ok(_) => Some(Err(SpawnError::Child(Step::Exec, Errno::IO))),
+        Err(_) => None,
+    }
 }
 
 /// Argument buffer: every word and its NUL.
@@ -197,34 +217,14 @@ pub fn spawn(table: &ServiceTable, id: ServiceId, notify: &[u8]) -> Result<Spawn
                 drop(w);
                 r
             });
-            let mut message = [0u8; 8];
-            let mut got = 0;
-            while got < message.len() {
-                match rustix::io::read(&status_read, message.get_mut(got..).unwrap_or(&mut [])) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(Errno::INTR) => {}
-                    Err(_) => break,
-                }
-            }
-            if got == message.len() {
-                // The child failed and exits at once: collect it here so the event loop never
-                // sees an unknown pid.
-                let _ = rustix::process::waitpid(
-                    rustix::process::Pid::from_raw(pid),
-                    rustix::process::WaitOptions::empty(),
-                );
-                let mut errno = [0u8; 4];
-                errno.copy_from_slice(&message[4..]);
-                return Err(SpawnError::Child(
-                    Step::from_code(message[0]),
-                    Errno::from_raw_os_error(i32::from_ne_bytes(errno)),
-                ));
-            }
+            // Whether the exec worked arrives later, on this pipe, through the event loop:
+            // services start side by side instead of one exec at a time.
+            let _ = rustix::fs::fcntl_setfl(&status_read, rustix::fs::OFlags::NONBLOCK);
             Ok(Spawned {
                 pid,
                 ready: ready_read,
                 output: output_read,
+                exec: status_read,
             })
         }
     }
@@ -240,6 +240,7 @@ fn child(
     ready: Option<(&OwnedFd, u8)>,
 ) -> (Step, Errno) {
     sys::child_reset_signals();
+    sys::child_restore_nofile();
     if let Err(e) = rustix::process::setsid() {
         return (Step::Session, e);
     }

@@ -171,9 +171,61 @@ pub fn child_dup2(fd: BorrowedFd<'_>, target: c_int) -> Result<(), Errno> {
 /// the service starts as a fresh process would.
 pub fn child_reset_signals() {
     let empty = SignalSet::of(&[]);
-    // SAFETY: the set is initialised; the old mask is not wanted.
+    // SAFETY: the set is initialised; the old mask is not wanted. rt_sigaction reads a zeroed
+    // action big enough for every architecture's layout; KILL and STOP only fail.
     unsafe {
         libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
+        // Signals ignored by whoever started init stay ignored across exec: undo that too.
+        // rt_sigaction(2) directly, with an all-zero action (SIG_DFL, no flags, empty mask):
+        // musl's sigaction wrapper would cost more than this whole loop.
+        let default_action = [0u64; 4];
+        for signal in 1..32 {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                default_action.as_ptr(),
+                core::ptr::null::<u64>(),
+                8usize,
+            );
+        }
+    }
+}
+
+/// Marks every descriptor from 3 up close-on-exec (close_range(2)), so what init inherited
+/// from whoever started it does not leak into services.
+pub fn close_inherited_on_exec() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags; an old kernel answers ENOSYS.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+    }
+}
+
+/// The descriptor limit init started with, restored in services (init raises its own).
+static mut SERVICE_NOFILE: Option<rustix::process::Rlimit> = None;
+
+/// Raises init's descriptor limit to the most allowed, remembering the old one for services.
+pub fn raise_nofile() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let old = getrlimit(Resource::Nofile);
+    if let Some(max) = old.maximum {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(max),
+                maximum: Some(max),
+            },
+        );
+    }
+    // SAFETY: written once at start by the only thread, before any service is spawned.
+    unsafe { *core::ptr::addr_of_mut!(SERVICE_NOFILE) = Some(old) };
+}
+
+/// In a child: puts back the descriptor limit init started with.
+pub fn child_restore_nofile() {
+    // SAFETY: only read after the single write at start.
+    if let Some(old) = unsafe { *core::ptr::addr_of!(SERVICE_NOFILE) } {
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, old);
     }
 }
 
