@@ -55,7 +55,7 @@ MANY=500        # services of the memory measurement
 LAYERS=20       # the graph: LAYERS layers of WIDTH services
 WIDTH=25
 TIMEOUT_MS=60000
-RESTART_DELAY_MS=100 # init's first restart backoff (init/src/limits.rs RESTART_DELAY_FIRST_MS)
+RESTART_DELAY_MS=0   # init restarts a first crash at once (backoff applies from the second crash in a row)
 S6_DELAY_MS=1000     # s6-supervise (2.11) waits 1 s after a death before it starts ./run again
 
 # dinit is not packaged in Debian 12: reference figures, measured elsewhere.
@@ -319,7 +319,7 @@ rrow "${tree_kib[nanolin]}" "${tree_kib[runit]}" "${tree_kib[s6]}" "${tree_kib[b
 row "  processes in the tree" "${tree_procs[nanolin]}" "${tree_procs[runit]}" "${tree_procs[s6]}" "${tree_procs[busybox]}" "-"
 echo
 echo "notes: restart, raw: kill to the replacement's main(); it includes each supervisor's policy delay:"
-echo "  init's first backoff ($RESTART_DELAY_MS ms), s6-supervise's 1 s after every death ($S6_DELAY_MS ms); runsv restarts"
+echo "  init restarts a first crash at once ($RESTART_DELAY_MS ms; backoff starts at the second crash in a row), s6-supervise waits 1 s after every death ($S6_DELAY_MS ms); runsv restarts"
 echo "  at once a service that ran over 1 s (no delay); busybox init respawns from a main loop that"
 echo "  sleeps 1 s (no fixed delay to subtract). 'minus the fixed delay' takes those delays out."
 echo "  PID 1 is runsvdir for runit, s6-svscan for s6 (their trees add one runsv / s6-supervise per"
