@@ -13,15 +13,22 @@
 #   broken        oneshot that exits 3; needs-broken needs it and must be reported not started
 #   ghost         a program that does not exist; needs-ghost needs it (likewise)
 #   health        oneshot, needs="mount-data late app", after= the crasher and the failures:
-#                 prints /proc/uptime (= all services up), the mounts, `init ctl status`,
+#                 prints /proc/uptime (= all services up), the mounts, /proc/modules, the
+#                 watchdog device and its sysfs identity/state, `init ctl status`,
 #                 `initctl start needs-broken` (refused), then `init ctl poweroff`
+#
+# It also holds kernel modules listed in /etc/nanolin/modules (i6300esb, libchacha before
+# chacha_generic, squashfs; loaded by init), QEMU gets -device i6300esb and the kernel
+# command line nanolin.watchdog=/dev/watchdog (init opens and pets it) and nanolin.bogus=1
+# (must be reported as unknown and ignored).
 #
 # The console is then checked: no "unable to" from the early mounts (nor any other unexpected
 # "init: unable to"), each early file system mounted, hostname set, services in a valid order
 # (app after the marker and after late signalled, by console position and by guest uptime),
 # the crasher restarted at least twice with growing delays, the blocked services reported,
 # the `init ctl status` lines present and right, services stopped in reverse dependency
-# order, and a clean power-off ("reboot: Power down", QEMU exits by itself) in time.
+# order, the modules live with no load errors, the watchdog opened and active, and a clean
+# power-off ("reboot: Power down", QEMU exits by itself) in time.
 # Prints the guest time from kernel start to all-services-up and the wall time from QEMU
 # start to power-off.
 #
@@ -102,6 +109,28 @@ echo nanolin-qemu >"$root/etc/hostname"
 printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
   >"$root/etc/passwd"
 printf '%s\n' 'root:x:0:' 'tty:x:5:' 'nogroup:x:65534:' >"$root/etc/group"
+
+# Kernel modules for init to load (finit_module, in the order listed): the i6300esb watchdog
+# driver (no dependencies) by a path relative to /lib/modules/$(uname -r), a module with a
+# dependency listed after it (libchacha before chacha_generic: the other order fails with
+# "Unknown symbol"), squashfs by an absolute path, and i6300esb again (EEXIST: not an error).
+mod_paths=(kernel/drivers/watchdog/i6300esb.ko kernel/lib/crypto/libchacha.ko
+  kernel/crypto/chacha_generic.ko kernel/fs/squashfs/squashfs.ko)
+mod_names='i6300esb libchacha chacha_generic squashfs'
+for m in "${mod_paths[@]}"; do
+  [ -f "$MODULES/$m" ] || sys_error "no $m in $MODULES"
+  install -D -m 0644 "$MODULES/$m" "$root/lib/modules/$KERNEL_RELEASE/$m"
+done
+mkdir -p "$root/etc/nanolin"
+cat >"$root/etc/nanolin/modules" <<EOF
+# Loaded by init at boot, in this order (written by tests/qemu/init_boot.sh).
+kernel/drivers/watchdog/i6300esb.ko
+kernel/lib/crypto/libchacha.ko
+  kernel/crypto/chacha_generic.ko
+
+/lib/modules/$KERNEL_RELEASE/kernel/fs/squashfs/squashfs.ko
+kernel/drivers/watchdog/i6300esb.ko
+EOF
 
 svc=$root/etc/nanolin/services
 bin=$root/usr/libexec/nanolin-test
@@ -191,6 +220,11 @@ cat >"$bin/health" <<'EOF'
 up() { read u _ </proc/uptime; echo "$u"; }
 echo "HEALTH: all services up uptime=$(up) hostname=$(hostname) pid1=$(cat /proc/1/comm)"
 echo "HEALTH: mounts $(awk '{ printf "%s:%s ", $2, $3 }' /proc/mounts)"
+echo "HEALTH: modules $(awk '{ printf "%s:%s ", $1, $5 }' /proc/modules)"
+ls -l /dev/watchdog* 2>&1 | sed 's/^/HEALTH-WATCHDOG: /'
+for f in identity state; do
+  echo "HEALTH-WATCHDOG: $f=$(cat /sys/class/watchdog/watchdog0/$f 2>&1)"
+done
 echo "HEALTH: init ctl status begin"
 /sbin/init ctl status
 echo "HEALTH: init ctl status end rc=$?"
@@ -211,7 +245,8 @@ say "booting (timeout $timeout s); console: $log"
 start=$(now_s)
 boot_rc=0
 bash "$here/boot.sh" --kernel "$KERNEL" --initrd "$initrd" --timeout "$timeout" --log "$log" \
-  --expect '(^|\] )reboot: Power down$' || boot_rc=$?
+  --append 'nanolin.watchdog=/dev/watchdog nanolin.bogus=1' \
+  --expect '(^|\] )reboot: Power down$' -- -device i6300esb || boot_rc=$?
 end=$(now_s)
 wall=$(elapsed "$start" "$end")
 [ -f "$log" ] || sys_error "no console log at $log"
@@ -281,6 +316,42 @@ if grep -aqE '^HEALTH: all services up .* hostname=nanolin-qemu pid1=init$' "$cl
   ok "hostname set from /etc/hostname; PID 1 is init"
 else
   check_fail "hostname/PID 1 line wrong or missing: $(grep -a -m1 '^HEALTH: all services up' "$clean" || echo none)"
+fi
+# Modules: none refused, each live in /proc/modules; the watchdog opened (by init: it is the
+# only opener) and its device there.
+if grep -aE '^init: unable to (load|open) module' "$clean" >/dev/null; then
+  check_fail "module loading failed: $(grep -aE '^init: unable to (load|open) module' "$clean" | tr '\n' ';')"
+else
+  ok "no 'unable to load/open module' lines"
+fi
+proc_modules=$(grep -a -m1 '^HEALTH: modules ' "$clean" || true)
+missing=''
+for m in $mod_names; do
+  [[ " $proc_modules " == *" $m:Live "* ]] || missing+=" $m"
+done
+if [ -z "$proc_modules" ]; then
+  check_fail "health printed no /proc/modules line"
+elif [ -n "$missing" ]; then
+  check_fail "modules not live in /proc/modules:$missing ($proc_modules)"
+else
+  ok "modules loaded from /etc/nanolin/modules and live: $mod_names"
+fi
+if grep -aE '^init: unable to open the watchdog' "$clean" >/dev/null; then
+  check_fail "$(grep -a -m1 '^init: unable to open the watchdog' "$clean")"
+else
+  ok "no 'unable to open the watchdog' line"
+fi
+if grep -aqE '^HEALTH-WATCHDOG: c.* /dev/watchdog$' "$clean" &&
+  grep -aqxF 'HEALTH-WATCHDOG: identity=i6300ESB timer' "$clean" &&
+  grep -aqxF 'HEALTH-WATCHDOG: state=active' "$clean"; then
+  ok "/dev/watchdog is the i6300ESB timer and is active (held open by init)"
+else
+  check_fail "watchdog device/state wrong: $(grep -a '^HEALTH-WATCHDOG: ' "$clean" | tr '\n' ';')"
+fi
+if grep -aqxF 'init: unknown option nanolin.bogus=1 ignored' "$clean"; then
+  ok "unknown nanolin.bogus=1 on the kernel command line reported and ignored"
+else
+  check_fail "no 'init: unknown option nanolin.bogus=1 ignored' ($(grep -a -m1 '^init: unknown option' "$clean" || echo none))"
 fi
 if grep -aq 'MUST-NOT-RUN' "$clean"; then
   check_fail "a service with a failed dependency ran: $(grep -a -m1 'MUST-NOT-RUN' "$clean")"

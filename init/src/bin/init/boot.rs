@@ -127,12 +127,18 @@ pub fn kernel_cmdline(buf: &mut [u8]) -> &str {
 
 /// Loads the kernel modules listed in `list` (finit_module(2)), in order.
 pub fn load_modules(list: &str) {
-    let Ok(file) = rustix::fs::open(list, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
-        return;
-    };
     let mut buf = [0u8; 4096];
-    let n = rustix::io::read(&file, &mut buf).unwrap_or(0);
-    let text = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("");
+    let text = match sys::read_file(&mut buf, list) {
+        Ok(text) => text,
+        Err(Errno::NOENT) => return,
+        Err(e) => {
+            say!(
+                "unable to read {list}: {} (at most 4096 bytes of UTF-8); no modules loaded",
+                sys::errno_name(e)
+            );
+            return;
+        }
+    };
     let uname = rustix::system::uname();
     let release = core::str::from_utf8(uname.release().to_bytes()).unwrap_or("");
     for module in nanolin_init::cmdline::module_lines(text) {

@@ -332,7 +332,7 @@ fn load(init: &mut Init, dir: &str) {
         let mut path = Line::new();
         let _ = write!(path, "{dir}/{}", init.table.name(id));
         let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
-        let text = match read_file(&mut init.file, path) {
+        let text = match sys::read_file(&mut init.file, path) {
             Ok(text) => text,
             Err(e) => {
                 say!("unable to read {path}: {}", sys::errno_name(e));
@@ -387,7 +387,7 @@ fn reload(init: &mut Init, dir: &str) -> (usize, usize, usize) {
         let mut path = Line::new();
         let _ = write!(path, "{dir}/{name}");
         let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
-        let text = match read_file(&mut init.file, path) {
+        let text = match sys::read_file(&mut init.file, path) {
             Ok(text) => text,
             Err(e) => {
                 say!("unable to read {path}: {}", sys::errno_name(e));
@@ -502,7 +502,7 @@ fn reexec_self(init: &mut Init, control: &str) {
 
 /// Takes over the services the previous init handed over in `path`.
 fn adopt_services(init: &mut Init, epoll_fd: &OwnedFd, path: &str) {
-    let text = match read_file(&mut init.file, path) {
+    let text = match sys::read_file(&mut init.file, path) {
         Ok(text) => text,
         Err(e) => {
             say!(
@@ -562,27 +562,6 @@ pub fn reexec_after_panic() {
     if !init.table.is_empty() {
         reexec_self(init, sys::control_socket());
     }
-}
-
-/// Reads a whole service file into `buf`.
-fn read_file<'b>(buf: &'b mut [u8], path: &str) -> Result<&'b str, Errno> {
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut len = 0;
-    loop {
-        let Some(rest) = buf.get_mut(len..) else {
-            return Err(Errno::FBIG);
-        };
-        if rest.is_empty() {
-            return Err(Errno::FBIG);
-        }
-        match rustix::io::read(&fd, rest) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    core::str::from_utf8(buf.get(..len).unwrap_or(&[])).map_err(|_| Errno::ILSEQ)
 }
 
 /// Starts every service the supervisor says can start.

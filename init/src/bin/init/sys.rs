@@ -60,6 +60,7 @@ pub fn errno_name(e: Errno) -> &'static str {
         Errno::MFILE => "EMFILE",
         Errno::TXTBSY => "ETXTBSY",
         Errno::NOSPC => "ENOSPC",
+        Errno::FBIG => "EFBIG",
         Errno::ROFS => "EROFS",
         Errno::NAMETOOLONG => "ENAMETOOLONG",
         Errno::NOSYS => "ENOSYS",
@@ -446,4 +447,29 @@ pub fn in_container() -> bool {
         entry = unsafe { entry.add(1) };
     }
     found
+}
+
+/// Reads a whole text file into `buf` (EFBIG when it does not fit, EILSEQ when not UTF-8).
+pub fn read_file<'b>(buf: &'b mut [u8], path: &str) -> Result<&'b str, Errno> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let mut len = 0;
+    loop {
+        let Some(rest) = buf.get_mut(len..) else {
+            return Err(Errno::FBIG);
+        };
+        if rest.is_empty() {
+            return Err(Errno::FBIG);
+        }
+        match rustix::io::read(&fd, rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    core::str::from_utf8(buf.get(..len).unwrap_or(&[])).map_err(|_| Errno::ILSEQ)
 }
