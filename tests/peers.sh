@@ -8,6 +8,7 @@ NANOLIN_PEERS=(
   "qemu-aarch64-static:qemu-user-static"
   "setsid:util-linux"
   "script:bsdutils"
+  "fw_printenv:u-boot-tools"
   "/usr/bin/time:time"
   "file:file"
   "riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu"

@@ -7,6 +7,8 @@
 //! - [`key`]: signify public keys and (passphrase-encrypted) secret keys;
 //! - [`keyvalue`]: the shell-compatible `name=value` syntax of every Nanolin text file;
 //! - [`signature`]: signify signatures, with minisign's trusted comment as an optional tail;
+//! - [`uboot_env`]: U-Boot's environment block (single and redundant), as `fw_printenv` reads it;
+//! - [`crc32`]: the CRC-32 it is checked with;
 //! - [`verifier`]: a streaming Ed25519 verifier, fed a file of any size in pieces, in constant
 //!   memory;
 //! - [`limits`]: every size bound, as a named constant.
@@ -32,10 +34,12 @@ extern crate std;
 
 pub mod armor;
 pub mod base64;
+pub mod crc32;
 pub mod key;
 pub mod keyvalue;
 pub mod limits;
 pub mod signature;
+pub mod uboot_env;
 pub mod verifier;
 
 pub use armor::{FormatError, FormatErrorKind};
