@@ -400,8 +400,22 @@ fn reload_picks_up_added_and_removed_services() {
         "run=@D/svc.sh\nneeds=base\n".replace("@D", &init.dir.path().display().to_string()),
     )
     .unwrap();
+    // Two new services, one needing the other: order in the folder must not matter.
+    let d = init.dir.path().display().to_string();
+    fs::write(
+        services.join("aa-new"),
+        "run=@D/svc.sh\nneeds=zz-new\n".replace("@D", &d),
+    )
+    .unwrap();
+    fs::write(services.join("zz-new"), "run=@D/svc.sh\n".replace("@D", &d)).unwrap();
     let run = init.ctl(&["reload"]).ok();
-    assert_eq!(run.stdout, "reloaded: 1 added, 0 changed, 1 removed\n");
+    assert_eq!(
+        run.stdout,
+        "reloaded: 3 added, 0 changed, 1 removed\n",
+        "{}",
+        init.console()
+    );
+    init.wait_for("aa-new", "up", Duration::from_secs(5));
     init.wait_for("new", "up", Duration::from_secs(5));
     init.wait_for("old", "removed: its file is gone", Duration::from_secs(10));
     // A package adding a service as an overlay can also signal init instead.

@@ -256,7 +256,7 @@ pub fn main(args: Args) -> i32 {
                             libc::SIGUSR1 => begin_shutdown(init, &mut ending, Ending::Halt),
                             libc::SIGUSR2 => begin_shutdown(init, &mut ending, Ending::PowerOff),
                             libc::SIGHUP if ending.is_none() => {
-                                let (a, c, r) = reload(init, services);
+                                let (a, c, r) = load(init, services);
                                 say!("reloaded: {a} added, {c} changed, {r} removed");
                             }
                             _ => {}
@@ -298,8 +298,13 @@ pub fn main(args: Args) -> i32 {
     }
 }
 
-/// Declares every file in `dir`, then reads each, then reports cycles.
-fn load(init: &mut Init, dir: &str) {
+/// Reads the services folder: at start, and again on a reload. New files are added, removed
+/// ones stopped, changed ones read again (a running service keeps its process; the new
+/// definition applies at its next start). Every name is declared before any file is read,
+/// so a `needs=` may name a service whose file comes later in the folder. Returns the counts
+/// added, changed and removed.
+fn load(init: &mut Init, dir: &str) -> (usize, usize, usize) {
+    let (mut added, mut changed, mut removed) = (0, 0, 0);
     let fd = match rustix::fs::open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -308,27 +313,53 @@ fn load(init: &mut Init, dir: &str) {
         Ok(fd) => fd,
         Err(e) => {
             say!(
-                "unable to open {dir}: {}; no services to start",
+                "unable to open {dir}: {}; no services read",
                 sys::errno_name(e)
             );
-            return;
+            return (0, 0, 0);
         }
     };
+    // Pass 1: the names. A bit per service says its file is there.
+    let mut listed = [0u64; MAX_SERVICES / 64];
+    let known = init.table.len();
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut entries = RawDir::new(&fd, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
-        let name = entry.file_name().to_bytes();
-        if name.starts_with(b".") {
-            continue;
-        }
-        let Ok(name) = core::str::from_utf8(name) else {
+        let Ok(name) = core::str::from_utf8(entry.file_name().to_bytes()) else {
             continue;
         };
-        if let Err(e) = init.table.declare(name) {
-            say!("{dir}/{name}: {e}; skipped");
+        if name.starts_with('.') {
+            continue;
+        }
+        let id = match init.table.find(name) {
+            Some(id) => id,
+            None => match init.table.declare(name) {
+                Ok(id) => id,
+                Err(e) => {
+                    say!("{dir}/{name}: {e}; skipped");
+                    continue;
+                }
+            },
+        };
+        if let Some(word) = listed.get_mut(usize::from(id) / 64) {
+            *word |= 1 << (id % 64);
         }
     }
+    // Pass 2: the files, and what disappeared.
     for id in init.table.ids() {
+        let is_listed = listed
+            .get(usize::from(id) / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0);
+        if !is_listed {
+            if !matches!(
+                init.table.entry(id).map(|e| e.definition),
+                Some(Definition::Removed)
+            ) {
+                init.table.remove(id);
+                removed += 1;
+            }
+            continue;
+        }
         let mut path = Line::new();
         let _ = write!(path, "{dir}/{}", init.table.name(id));
         let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
@@ -339,79 +370,11 @@ fn load(init: &mut Init, dir: &str) {
                 continue;
             }
         };
-        if let Err(e) = init.table.define(id, text) {
-            say!("{path}: {e}");
-        }
-    }
-    init.table.mark_cycles(report_cycle);
-    init.sup.sync(&init.table);
-}
-
-/// Reads the services folder again: new files are added, removed ones stopped, changed ones
-/// read (a changed running service keeps its process until its next start). Returns the
-/// counts added, changed and removed.
-fn reload(init: &mut Init, dir: &str) -> (usize, usize, usize) {
-    let (mut added, mut changed, mut removed) = (0, 0, 0);
-    let Ok(fd) = rustix::fs::open(
-        dir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        say!("unable to open {dir}; nothing reloaded");
-        return (0, 0, 0);
-    };
-    let mut seen = [0u64; MAX_SERVICES / 64];
-    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
-    let mut entries = RawDir::new(&fd, &mut buf);
-    while let Some(Ok(entry)) = entries.next() {
-        let name = entry.file_name().to_bytes();
-        let Ok(name) = core::str::from_utf8(name) else {
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let (id, new) = match init.table.find(name) {
-            Some(id) => (id, false),
-            None => match init.table.declare(name) {
-                Ok(id) => (id, true),
-                Err(e) => {
-                    say!("{dir}/{name}: {e}; skipped");
-                    continue;
-                }
-            },
-        };
-        if let Some(word) = seen.get_mut(usize::from(id) / 64) {
-            *word |= 1 << (id % 64);
-        }
-        let mut path = Line::new();
-        let _ = write!(path, "{dir}/{name}");
-        let path = core::str::from_utf8(path.as_bytes()).unwrap_or("");
-        let text = match sys::read_file(&mut init.file, path) {
-            Ok(text) => text,
-            Err(e) => {
-                say!("unable to read {path}: {}", sys::errno_name(e));
-                continue;
-            }
-        };
         match init.table.redefine(id, text) {
-            Ok(true) if new => added += 1,
+            Ok(true) if usize::from(id) >= known => added += 1,
             Ok(true) => changed += 1,
             Ok(false) => {}
             Err(e) => say!("{path}: {e}"),
-        }
-    }
-    for id in init.table.ids() {
-        let listed = seen
-            .get(usize::from(id) / 64)
-            .is_some_and(|w| w & (1 << (id % 64)) != 0);
-        let gone = matches!(
-            init.table.entry(id).map(|e| e.definition),
-            Some(Definition::Removed)
-        );
-        if !listed && !gone {
-            init.table.remove(id);
-            removed += 1;
         }
     }
     init.table.mark_cycles(report_cycle);
@@ -889,7 +852,7 @@ fn answer(
         // Handled by the event loop, once the answer is sent.
         Request::Reexec => return 0,
         Request::Reload => {
-            let (a, c, r) = reload(init, services);
+            let (a, c, r) = load(init, services);
             let mut line = Line::new();
             let _ = write!(line, "reloaded: {a} added, {c} changed, {r} removed");
             reply.line(&mut line);
