@@ -76,13 +76,5 @@ container=... set.\n\
 Exit codes: 0 success, 1 no, 2 usage error, 3 system failure.\n";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_first_argument() {
-        assert_eq!(Invocation::from_arg(b"--version"), Invocation::Version);
-        assert_eq!(Invocation::from_arg(b"-h"), Invocation::Help);
-        assert_eq!(Invocation::from_arg(b"--bogus"), Invocation::Unknown);
-    }
-}
+#[path = "lib_tests.rs"]
+mod tests;
