@@ -8,6 +8,7 @@
 //! - [`keyvalue`]: the shell-compatible `name=value` syntax of every Nanolin text file;
 //! - [`signature`]: signify signatures, with minisign's trusted comment as an optional tail;
 //! - [`uboot_env`]: U-Boot's environment block (single and redundant), as `fw_printenv` reads it;
+//! - [`boot_state`]: the A/B slot order and tries left that every bootloader backend stores;
 //! - [`crc32`]: the CRC-32 it is checked with;
 //! - [`verifier`]: a streaming Ed25519 verifier, fed a file of any size in pieces, in constant
 //!   memory;
@@ -34,6 +35,7 @@ extern crate std;
 
 pub mod armor;
 pub mod base64;
+pub mod boot_state;
 pub mod crc32;
 pub mod key;
 pub mod keyvalue;
