@@ -8,10 +8,14 @@
 //! - [`keyvalue`]: the shell-compatible `name=value` syntax of every Nanolin text file;
 //! - [`signature`]: signify signatures, with minisign's trusted comment as an optional tail;
 //! - [`uboot_env`]: U-Boot's environment block (single and redundant), as `fw_printenv` reads it;
+//! - [`bundle`]: update bundles: header, signed manifest, chunk tables in blocks;
 //! - [`boot_state`]: the A/B slot order and tries left that every bootloader backend stores;
+//! - [`grub_env`]: GRUB's environment block, as `grub-editenv` reads and writes it;
+//! - [`boot_record`]: the native two-copy boot state record, where `init` picks the slot;
 //! - [`crc32`]: the CRC-32 it is checked with;
 //! - [`verifier`]: a streaming Ed25519 verifier, fed a file of any size in pieces, in constant
 //!   memory;
+//! - [`version`]: release versions `rYY.MM-GDDHHMMSS`, the anti-rollback counter;
 //! - [`limits`]: every size bound, as a named constant.
 //!
 //! # Trust contract
@@ -35,14 +39,18 @@ extern crate std;
 
 pub mod armor;
 pub mod base64;
+pub mod boot_record;
 pub mod boot_state;
+pub mod bundle;
 pub mod crc32;
+pub mod grub_env;
 pub mod key;
 pub mod keyvalue;
 pub mod limits;
 pub mod signature;
 pub mod uboot_env;
 pub mod verifier;
+pub mod version;
 
 pub use armor::{FormatError, FormatErrorKind};
 pub use key::{

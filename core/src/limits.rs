@@ -55,3 +55,44 @@ pub const MAX_KDF_ROUNDS: u32 = 10_000;
 
 /// Longest base64 line of any record we read (a secret key, the largest, takes 140).
 pub const BASE64_LINE_MAX_LEN: usize = 4 * SECRET_KEY_RECORD_LEN.div_ceil(3);
+
+/// Bytes of an update bundle's fixed header.
+pub const BUNDLE_HEADER_LEN: usize = 32;
+
+/// Largest bundle manifest: four 64 GiB images in 128 MiB blocks take about 64 KiB.
+pub const MANIFEST_MAX_LEN: usize = 128 * 1024;
+
+/// Largest signature text in a bundle (a signify signature with a long trusted comment).
+pub const SIGNATURE_MAX_LEN: usize = 16 * 1024;
+
+/// Bytes of a chunk hash (SHA-256).
+pub const CHUNK_HASH_LEN: usize = 32;
+
+/// Smallest chunk a bundle may use.
+pub const MIN_CHUNK_SIZE: u32 = 4 * 1024;
+
+/// Largest chunk a bundle may use: the agent's chunk buffer holds one.
+pub const MAX_CHUNK_SIZE: u32 = 16 * 1024 * 1024;
+
+/// Most chunk hashes in one table block: the agent's table buffer holds one block (2 MiB).
+pub const MAX_HASHES_PER_BLOCK: u32 = 65_536;
+
+/// Most images in one bundle.
+pub const MAX_IMAGES: usize = 4;
+
+/// Largest image in a bundle.
+pub const MAX_IMAGE_SIZE: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Longest board compatible string.
+pub const COMPATIBLE_MAX_LEN: usize = 64;
+
+/// Longest image name.
+pub const IMAGE_NAME_MAX_LEN: usize = 64;
+
+/// Bytes of a GRUB environment block as `grub-editenv create` writes it (GRUB's
+/// `DEFAULT_ENVBLK_SIZE`).
+pub const GRUB_ENV_LEN: usize = 1024;
+
+/// Bytes of one copy of the native boot record: one disk sector, which a block device writes
+/// whole.
+pub const BOOT_RECORD_COPY_LEN: usize = 512;

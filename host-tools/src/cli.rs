@@ -27,6 +27,76 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify files against signify or minisign signatures.
     Verify(VerifyArgs),
+    /// Make and inspect update bundles (.nlb) for nanolin-agent.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+/// `nanolin bundle …`
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write a signed update bundle: a manifest with chunk hashes, then the images.
+    Create(BundleCreateArgs),
+    /// Show a bundle's manifest, and check its signature and length.
+    Info(BundleInfoArgs),
+}
+
+/// `nanolin bundle create`
+#[derive(Debug, Args)]
+pub struct BundleCreateArgs {
+    /// Board compatible string: devices whose agent.conf says another refuse the bundle.
+    #[arg(short = 'b', long = "board", value_name = "COMPATIBLE")]
+    pub board: String,
+    /// Release version rYY.MM-GDDHHMMSS (default: from SOURCE_DATE_EPOCH or the UTC clock).
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// An image, for slot pair NAME (default rootfs); repeat for more images.
+    #[arg(
+        short = 'i',
+        long = "image",
+        value_name = "[NAME=]FILE",
+        required = true
+    )]
+    pub images: Vec<String>,
+    /// Devices that install this bundle never accept a release older than VERSION afterwards.
+    #[arg(long = "min-version", value_name = "VERSION")]
+    pub min_version: Option<String>,
+    /// Devices refuse the bundle this long after it was made: 90d, 12h, 30m, 3600s, 2w.
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// Bytes per chunk, a power of two from 4096 to 16777216 (smaller: finer deltas).
+    #[arg(long = "chunk-size", value_name = "BYTES", default_value_t = nanolin_core::bundle::DEFAULT_CHUNK_SIZE)]
+    pub chunk_size: u32,
+    /// Secret key to sign the manifest with.
+    #[arg(
+        short = 's',
+        long = "secret-key",
+        value_name = "KEY.sec",
+        env = "NANOLIN_KEY"
+    )]
+    pub secret_key: Option<PathBuf>,
+    /// Read the passphrase from the first line of FILE instead of the terminal.
+    #[arg(long, value_name = "FILE", env = "NANOLIN_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// The bundle to write.
+    #[arg(short = 'o', long = "output", value_name = "OUT.nlb")]
+    pub output: PathBuf,
+}
+
+/// `nanolin bundle info`
+#[derive(Debug, Args)]
+pub struct BundleInfoArgs {
+    /// Check the manifest's signature with this public key.
+    #[arg(
+        short = 'p',
+        long = "public-key",
+        value_name = "KEY.pub",
+        env = "NANOLIN_PUBLIC_KEY"
+    )]
+    pub public_key: Option<PathBuf>,
+    /// The bundle.
+    #[arg(value_name = "FILE.nlb")]
+    pub bundle: PathBuf,
 }
 
 /// `nanolin key …`

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the run's [`Status`](crate::Status).
 
+pub mod bundle;
 pub mod key;
 pub mod sign;
 pub mod verify;

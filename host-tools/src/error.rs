@@ -61,6 +61,15 @@ pub enum Error {
     Emit(EmitError),
     /// The command line asks for something impossible.
     Usage(String),
+    /// An update bundle is malformed.
+    Bundle {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: nanolin_core::bundle::BundleError,
+    },
+    /// Input that is well formed but refused (a signature that does not hold).
+    Refused(String),
     /// Some files did not verify; each was reported as it failed.
     VerificationFailed {
         /// Files that failed.
@@ -90,6 +99,8 @@ impl Error {
             Error::Format { .. }
             | Error::MinisignKey { .. }
             | Error::SecretKey { .. }
+            | Error::Bundle { .. }
+            | Error::Refused(_)
             | Error::VerificationFailed { .. } => Status::No,
         }
     }
@@ -122,6 +133,8 @@ impl fmt::Display for Error {
             ),
             Error::Emit(e) => e.fmt(f),
             Error::Usage(reason) => f.write_str(reason),
+            Error::Bundle { path, error } => write!(f, "{}: {error}", path.display()),
+            Error::Refused(reason) => f.write_str(reason),
             Error::VerificationFailed { failed, total } => {
                 write!(f, "{failed} of {total} files failed verification")
             }

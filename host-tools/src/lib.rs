@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bundling;
 pub mod cli;
 pub mod cmd;
 pub mod error;

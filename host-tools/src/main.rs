@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Key(command) => cmd::key::run(command),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Bundle(command) => cmd::bundle::run(command),
     };
     let status = result.unwrap_or_else(|e| {
         eprintln!("nanolin: {e}");
