@@ -305,7 +305,10 @@ pub fn read(region: &[u8]) -> Result<(BootRecord, usize), RegionError> {
 /// The current record of two copies stored apart (each in an erase block of its own), and the
 /// index of the copy holding it: the valid one, or of two valid ones the newer (copy 0 on a tie).
 pub fn read_copies(first: &[u8], second: &[u8]) -> Result<(BootRecord, usize), RegionError> {
-    match (BootRecord::parse_copy(first), BootRecord::parse_copy(second)) {
+    match (
+        BootRecord::parse_copy(first),
+        BootRecord::parse_copy(second),
+    ) {
         (Ok(a), Ok(b)) if is_newer(b.generation, a.generation) => Ok((b, 1)),
         (Ok(a), _) => Ok((a, 0)),
         (Err(_), Ok(b)) => Ok((b, 1)),

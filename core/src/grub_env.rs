@@ -1,5 +1,5 @@
-//! GRUB's environment block, byte-compatible with `grub-editenv` (GRUB 2.06) and GRUB's own
-//! `load_env` and `save_env`.
+//! GRUB's environment block, byte-compatible with `grub-editenv` (GRUB 2.06); GRUB's
+//! `load_env` and `save_env` read and edit it with the same code (`grub-core/lib/envblk.c`).
 //!
 //! ```text
 //! # GRUB Environment Block\n                                            header (required)
@@ -170,7 +170,10 @@ impl<'a> GrubEnv<'a> {
 
     /// The value of `name`; of two entries with one name, the last, as GRUB's `load_env`.
     pub fn get(&self, name: &str) -> Option<Value<'a>> {
-        self.vars().filter(|(n, _)| *n == name).map(|(_, v)| v).last()
+        self.vars()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .last()
     }
 
     /// The value of `name`, unescaped into `buf`.
@@ -251,7 +254,9 @@ impl<'a> Value<'a> {
 
     /// Bytes the value takes in a block, escaped.
     fn escaped_len(&self) -> usize {
-        self.bytes().map(|b| if needs_escape(b) { 2 } else { 1 }).sum()
+        self.bytes()
+            .map(|b| if needs_escape(b) { 2 } else { 1 })
+            .sum()
     }
 }
 
@@ -382,9 +387,7 @@ impl<'a> Entries<'a> {
             .iter()
             .position(|&b| b == b'=' || b == b'\n')
             .filter(|&i| rest.get(i) == Some(&b'='))
-            .ok_or_else(|| {
-                at_line(|line, offset| GrubEnvError::MissingEquals { line, offset })
-            })?;
+            .ok_or_else(|| at_line(|line, offset| GrubEnvError::MissingEquals { line, offset }))?;
         let end = self
             .line_end(start + equals + 1)
             .ok_or_else(|| at_line(|line, offset| GrubEnvError::Unterminated { line, offset }))?;
@@ -416,9 +419,7 @@ impl<'a> Iterator for Entries<'a> {
             let start = self.at;
             match self.block.get(start)? {
                 b'#' => {
-                    self.at = self
-                        .line_end(start)
-                        .map_or(self.block.len(), |end| end + 1);
+                    self.at = self.line_end(start).map_or(self.block.len(), |end| end + 1);
                 }
                 _ => {
                     return Some(match self.entry(start) {

@@ -58,10 +58,8 @@ fn comments_are_skipped_and_last_duplicate_wins() {
     b.extend_from_slice(b"X=1\n# a comment \\\nstill the comment=no\nX=2\n=empty name\n");
     b.resize(300, b'#');
     let env = GrubEnv::parse(&b).unwrap();
-    let vars: Vec<(&str, std::string::String)> = env
-        .vars()
-        .map(|(n, v)| (n, std::format!("{v}")))
-        .collect();
+    let vars: Vec<(&str, std::string::String)> =
+        env.vars().map(|(n, v)| (n, std::format!("{v}"))).collect();
     assert_eq!(
         vars,
         [
@@ -70,7 +68,11 @@ fn comments_are_skipped_and_last_duplicate_wins() {
             ("", "empty name".into())
         ]
     );
-    assert_eq!(env.get("X").unwrap(), "2", "GRUB's load_env: the last one wins");
+    assert_eq!(
+        env.get("X").unwrap(),
+        "2",
+        "GRUB's load_env: the last one wins"
+    );
 }
 
 #[test]
