@@ -9,12 +9,16 @@ NANOLIN_PEERS=(
   "setsid:util-linux"
   "script:bsdutils"
   "fw_printenv:u-boot-tools"
+  "grub-editenv:grub-common"
   "/usr/bin/time:time"
   "file:file"
   "riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu"
   "arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf"
   "/usr/riscv64-linux-gnu/lib/libc.a:libc6-dev-riscv64-cross"
   "/usr/arm-linux-gnueabihf/lib/libc.a:libc6-dev-armhf-cross"
+  "aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu"
+  "/usr/sbin/nginx:nginx"
+  "openssl:openssl"
 )
 
 NANOLIN_TARGETS=(

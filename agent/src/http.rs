@@ -1206,10 +1206,15 @@ mod tls {
                             error: e,
                         });
                     }
-                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+                    ) {
                         return Err(tls_error(std::io::Error::new(
                             e.kind(),
-                            "the server closed the connection during the handshake: is this an HTTPS port?",
+                            format!(
+                                "handshake failed ({e}): does the server speak HTTPS on this port?"
+                            ),
                         )));
                     }
                     return Err(io_error(&name, opts.io_timeout, e));
@@ -1294,8 +1299,17 @@ impl WireError {
         };
         match self {
             WireError::Eof => truncated(),
-            // rustls reports a TCP end without TLS close_notify so.
-            WireError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof && body.is_some() => {
+            // A connection reset inside the body, or a TCP end without TLS close_notify (which
+            // rustls reports as UnexpectedEof), cuts the body short like a plain end does.
+            WireError::Io(e)
+                if body.is_some()
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::UnexpectedEof
+                            | io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::ConnectionAborted
+                    ) =>
+            {
                 truncated()
             }
             WireError::Io(e) => io_error(url, timeout, e),

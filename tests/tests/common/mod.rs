@@ -1,6 +1,8 @@
 //! Running the real binaries and the real peer tools in a temporary directory.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
