@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
-use nanolin_core::boot_state::BootState;
 use nanolin_core::boot_record;
+use nanolin_core::boot_state::BootState;
 use nanolin_core::grub_env::{self, GrubEnv};
 use nanolin_core::limits::GRUB_ENV_LEN;
 use nanolin_core::uboot_env::{self, EnvCopy, Layout};
@@ -30,15 +30,15 @@ pub trait BootStateStore {
     fn describe(&self) -> String;
 }
 
-fn io_error<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AgentError + 'p {
+fn io_error<'p>(
+    action: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> AgentError + 'p {
     move |e| AgentError::io(action, path, e)
 }
 
 /// The backend `config` names.
-pub fn open_store<'d>(
-    config: &AgentConfig,
-    disk: &'d dyn Disk,
-) -> Box<dyn BootStateStore + 'd> {
+pub fn open_store<'d>(config: &AgentConfig, disk: &'d dyn Disk) -> Box<dyn BootStateStore + 'd> {
     match &config.bootstate {
         BootStateConfig::Uboot { primary, redundant } => Box::new(UbootStore {
             disk,
@@ -119,8 +119,7 @@ impl UbootStore<'_> {
             [one] => one.as_ref().map(|_| 0).map_err(|e| *e),
             [a, b] => uboot_env::current(a, b).ok_or(uboot_env::UbootEnvError::NotTerminated),
             _ => Err(uboot_env::UbootEnvError::NotTerminated),
-        }
-        ;
+        };
         // No valid copy: U-Boot boots with its default environment, and its boot script sets
         // the slot variables' defaults; so do we, and the next write makes a valid copy.
         let Ok(index) = index else {
@@ -131,7 +130,10 @@ impl UbootStore<'_> {
             .get(index)
             .and_then(|p| p.as_ref().ok())
             .ok_or_else(|| AgentError::BootState("no valid copy".into()))?;
-        let vars = copy.vars().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let vars = copy
+            .vars()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
         Ok((index, copy.flag, vars))
     }
 }
@@ -139,7 +141,11 @@ impl UbootStore<'_> {
 impl BootStateStore for UbootStore<'_> {
     fn load(&mut self) -> Result<BootState, AgentError> {
         let (_, _, vars) = self.current()?;
-        let get = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         state_from_vars(get, self.default_tries, &self.describe())
     }
 
@@ -226,7 +232,12 @@ impl BootStateStore for GrubStore<'_> {
             .vars()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        let get = |name: &str| vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         state_from_vars(get, self.default_tries, &self.describe())
     }
 
@@ -237,7 +248,11 @@ impl BootStateStore for GrubStore<'_> {
             .map_err(io_error("read", &self.path))?;
         let mut vars: Vec<(String, String)> = match &old {
             Some(bytes) => GrubEnv::parse(bytes)
-                .map(|env| env.vars().map(|(n, v)| (n.to_string(), v.to_string())).collect())
+                .map(|env| {
+                    env.vars()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect()
+                })
                 .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -248,10 +263,15 @@ impl BootStateStore for GrubStore<'_> {
             vars.push((name.to_string(), value.to_string()));
         }
         // Keep the file's size (GRUB writes it in place, by its block list).
-        let len = old.as_ref().map_or(GRUB_ENV_LEN, |b| b.len().max(GRUB_ENV_LEN));
+        let len = old
+            .as_ref()
+            .map_or(GRUB_ENV_LEN, |b| b.len().max(GRUB_ENV_LEN));
         let mut block = vec![0u8; len];
-        grub_env::emit(vars.iter().map(|(n, v)| (n.as_str(), v.as_str())), &mut block)
-            .map_err(|e| AgentError::BootState(format!("{}: {e}", self.describe())))?;
+        grub_env::emit(
+            vars.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            &mut block,
+        )
+        .map_err(|e| AgentError::BootState(format!("{}: {e}", self.describe())))?;
         self.disk
             .replace_file(&self.path, &block)
             .map_err(io_error("write", &self.path))?;
@@ -298,7 +318,8 @@ impl BootStateStore for NativeStore<'_> {
             .open(&self.path, Access::Write)
             .map_err(io_error("open", &self.path))?;
         let at = self.offset + (index * boot_record::COPY_LEN) as u64;
-        dev.write_at(at, &copy).map_err(io_error("write", &self.path))?;
+        dev.write_at(at, &copy)
+            .map_err(io_error("write", &self.path))?;
         dev.sync().map_err(io_error("sync", &self.path))?;
         drop(dev);
         if self.load()? != *state {

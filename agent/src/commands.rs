@@ -89,7 +89,14 @@ pub fn install_from(
         } else {
             Box::new(FileSource::open(location.into())?)
         };
-    let result = install(config, disk, store.as_mut(), source.as_mut(), booted, options);
+    let result = install(
+        config,
+        disk,
+        store.as_mut(),
+        source.as_mut(),
+        booted,
+        options,
+    );
     if let Err(e) = &result {
         record_failure(config, disk, location, e);
     }
@@ -150,7 +157,11 @@ pub enum PollOutcome {
 }
 
 /// Fetches the channel file, checks it, and installs its release when it is newer.
-pub fn poll(config: &AgentConfig, disk: &dyn Disk, options: &InstallOptions) -> Result<PollOutcome, AgentError> {
+pub fn poll(
+    config: &AgentConfig,
+    disk: &dyn Disk,
+    options: &InstallOptions,
+) -> Result<PollOutcome, AgentError> {
     let repository = config.repository.as_deref().ok_or_else(|| {
         AgentError::Config(format!(
             "{}: repository= is not set: poll needs the update server's URL",
@@ -165,7 +176,10 @@ pub fn poll(config: &AgentConfig, disk: &dyn Disk, options: &InstallOptions) -> 
     let base = Url::parse(&format!("{repository}/"))
         .map_err(|e| AgentError::Config(format!("repository={repository}: {e}")))?;
     let channel_url = base
-        .join(&format!("channels/{}/{}", config.compatible, config.channel))
+        .join(&format!(
+            "channels/{}/{}",
+            config.compatible, config.channel
+        ))
         .map_err(|e| AgentError::Config(format!("channel URL: {e}")))?;
     let signature_url = Url::parse(&format!("{channel_url}.sig"))
         .map_err(|e| AgentError::Config(format!("channel URL: {e}")))?;

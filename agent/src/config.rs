@@ -164,10 +164,25 @@ impl AgentConfig {
         };
         let known = |key: &str| {
             [
-                "compatible", "slot_a", "slot_b", "bootstate", "uboot_env", "uboot_env_redundant",
-                "bootstate_path", "bootstate_offset", "keys", "repository", "channel",
-                "poll_interval", "poll_jitter", "tries", "state_dir", "booted", "ca_file",
-                "reboot_command", "timeout",
+                "compatible",
+                "slot_a",
+                "slot_b",
+                "bootstate",
+                "uboot_env",
+                "uboot_env_redundant",
+                "bootstate_path",
+                "bootstate_offset",
+                "keys",
+                "repository",
+                "channel",
+                "poll_interval",
+                "poll_jitter",
+                "tries",
+                "state_dir",
+                "booted",
+                "ca_file",
+                "reboot_command",
+                "timeout",
             ]
             .contains(&key)
                 || key.starts_with("slot_a_")
@@ -184,7 +199,9 @@ impl AgentConfig {
         let mut slots = Vec::new();
         let pair = |image: &str, a: &str, b: &str| -> Result<Option<SlotPair>, AgentError> {
             match (value(a), value(b)) {
-                (Some(pa), Some(pb)) if pa == pb => Err(fault(b, "names the same device as slot A")),
+                (Some(pa), Some(pb)) if pa == pb => {
+                    Err(fault(b, "names the same device as slot A"))
+                }
                 (Some(pa), Some(pb)) => Ok(Some(SlotPair {
                     image: image.to_string(),
                     a: pa.into(),
@@ -213,35 +230,61 @@ impl AgentConfig {
             }
         }
         if slots.is_empty() {
-            return Err(fault("slot_a", "no slots: set slot_a= and slot_b= (devices or files)"));
+            return Err(fault(
+                "slot_a",
+                "no slots: set slot_a= and slot_b= (devices or files)",
+            ));
         }
         let path_of = |key: &str| value(key).map(PathBuf::from);
         let bootstate = match value("bootstate").as_deref() {
             Some("uboot") => {
-                let primary = value("uboot_env")
-                    .ok_or_else(|| fault("uboot_env", "must be set for bootstate=uboot: \"DEVICE OFFSET SIZE\""))?;
-                let primary = parse_env_location(&primary)
-                    .ok_or_else(|| fault("uboot_env", "must read \"DEVICE OFFSET SIZE\" as in fw_env.config"))?;
+                let primary = value("uboot_env").ok_or_else(|| {
+                    fault(
+                        "uboot_env",
+                        "must be set for bootstate=uboot: \"DEVICE OFFSET SIZE\"",
+                    )
+                })?;
+                let primary = parse_env_location(&primary).ok_or_else(|| {
+                    fault(
+                        "uboot_env",
+                        "must read \"DEVICE OFFSET SIZE\" as in fw_env.config",
+                    )
+                })?;
                 let redundant = match value("uboot_env_redundant") {
                     Some(text) => Some(parse_env_location(&text).ok_or_else(|| {
-                        fault("uboot_env_redundant", "must read \"DEVICE OFFSET SIZE\" as in fw_env.config")
+                        fault(
+                            "uboot_env_redundant",
+                            "must read \"DEVICE OFFSET SIZE\" as in fw_env.config",
+                        )
                     })?),
                     None => None,
                 };
                 if redundant.as_ref().is_some_and(|r| r.size != primary.size) {
-                    return Err(fault("uboot_env_redundant", "must have the size of the first copy"));
+                    return Err(fault(
+                        "uboot_env_redundant",
+                        "must have the size of the first copy",
+                    ));
                 }
                 BootStateConfig::Uboot { primary, redundant }
             }
             Some("grub") => BootStateConfig::Grub {
-                path: path_of("bootstate_path")
-                    .ok_or_else(|| fault("bootstate_path", "must name the grubenv file for bootstate=grub"))?,
+                path: path_of("bootstate_path").ok_or_else(|| {
+                    fault(
+                        "bootstate_path",
+                        "must name the grubenv file for bootstate=grub",
+                    )
+                })?,
             },
             Some("native") => BootStateConfig::Native {
-                path: path_of("bootstate_path")
-                    .ok_or_else(|| fault("bootstate_path", "must name the device or file for bootstate=native"))?,
+                path: path_of("bootstate_path").ok_or_else(|| {
+                    fault(
+                        "bootstate_path",
+                        "must name the device or file for bootstate=native",
+                    )
+                })?,
                 offset: match value("bootstate_offset") {
-                    Some(t) => parse_number(&t).ok_or_else(|| fault("bootstate_offset", "must be a number"))?,
+                    Some(t) => parse_number(&t)
+                        .ok_or_else(|| fault("bootstate_offset", "must be a number"))?,
                     None => 0,
                 },
             },
@@ -253,7 +296,10 @@ impl AgentConfig {
             .map(PathBuf::from)
             .collect();
         if keys.is_empty() {
-            return Err(fault("keys", "must name at least one trusted public key file"));
+            return Err(fault(
+                "keys",
+                "must name at least one trusted public key file",
+            ));
         }
         let seconds = |key: &str, default: u64| -> Result<Duration, AgentError> {
             match value(key) {
@@ -273,7 +319,9 @@ impl AgentConfig {
             None => DEFAULT_TRIES,
         };
         let booted = match value("booted") {
-            Some(t) => Some(BootSlot::from_name(&t).ok_or_else(|| fault("booted", "must be A or B"))?),
+            Some(t) => {
+                Some(BootSlot::from_name(&t).ok_or_else(|| fault("booted", "must be A or B"))?)
+            }
             None => None,
         };
         Ok(AgentConfig {

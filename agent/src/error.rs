@@ -135,7 +135,7 @@ impl fmt::Display for Refusal {
             ),
             Refusal::ImageHash { image } => write!(
                 f,
-                "the written image {image} does not match the manifest's SHA-256: the slot was left unbootable"
+                "image {image} does not match the manifest's SHA-256 (corrupt or tampered): the target slot is not made bootable"
             ),
             Refusal::NoSlot { image } => write!(
                 f,

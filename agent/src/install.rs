@@ -30,7 +30,7 @@ use crate::status::{LastResult, SlotCondition, Status};
 use crate::storage::{Access, AlignedBuf, Disk, Storage};
 
 /// Bytes of one write batch: large enough for full-speed direct writes.
-pub const BATCH_LEN: usize = 1024 * 1024;
+pub const BATCH_LEN: usize = 512 * 1024;
 
 /// Write batches in flight: one being filled, one queued, one being written.
 pub const BATCHES: usize = 3;
@@ -95,7 +95,10 @@ impl CheckedBundle {
 }
 
 /// Step 1: bounds before reading, signature before parsing.
-pub fn check_bundle(source: &mut dyn Source, keys: &[std::path::PathBuf]) -> Result<CheckedBundle, AgentError> {
+pub fn check_bundle(
+    source: &mut dyn Source,
+    keys: &[std::path::PathBuf],
+) -> Result<CheckedBundle, AgentError> {
     let len = source.size()?;
     if len < BUNDLE_HEADER_LEN as u64 {
         return Err(Refusal::Length {
@@ -134,12 +137,17 @@ pub fn check_bundle(source: &mut dyn Source, keys: &[std::path::PathBuf]) -> Res
 }
 
 /// Checks `signature` over `message` with the trusted key it names.
-pub fn verify_manifest(message: &[u8], signature: &[u8], keys: &[std::path::PathBuf]) -> Result<(), AgentError> {
+pub fn verify_manifest(
+    message: &[u8],
+    signature: &[u8],
+    keys: &[std::path::PathBuf],
+) -> Result<(), AgentError> {
     let sig = SignatureFile::parse(signature)
         .map_err(|e| Refusal::Signature(format!("the signature is malformed: {e}")))?;
     let number = sig.signature.key_number;
     for path in keys {
-        let text = std::fs::read(path).map_err(|e| AgentError::io("read the trusted key", path, e))?;
+        let text =
+            std::fs::read(path).map_err(|e| AgentError::io("read the trusted key", path, e))?;
         let key = PublicKeyFile::parse(&text)
             .map_err(|e| AgentError::Config(format!("trusted key {}: {e}", path.display())))?
             .key;
@@ -148,7 +156,8 @@ pub fn verify_manifest(message: &[u8], signature: &[u8], keys: &[std::path::Path
         }
         let bad = |e: nanolin_core::VerifyError| Refusal::Signature(format!("{e}"));
         if let Some(trusted) = &sig.trusted {
-            nanolin_core::verifier::verify_trusted_comment(&key, &sig.signature, trusted).map_err(bad)?;
+            nanolin_core::verifier::verify_trusted_comment(&key, &sig.signature, trusted)
+                .map_err(bad)?;
         }
         let mut verifier = SignatureVerifier::new(&key, &sig.signature).map_err(bad)?;
         verifier.update(message);
@@ -227,7 +236,9 @@ pub fn install(
     for image in manifest.images() {
         let pair = config
             .slot_pair(image.name)
-            .ok_or_else(|| Refusal::NoSlot { image: image.name.into() })?;
+            .ok_or_else(|| Refusal::NoSlot {
+                image: image.name.into(),
+            })?;
         let path = pair.path(target);
         let size = disk
             .open(path, Access::Read)
@@ -255,6 +266,19 @@ pub fn install(
         );
     }
 
+    // A bundle on the board is checked whole first: every table block, every chunk and the
+    // image hash, so a damaged bundle is refused before anything changes. (A download is
+    // checked chunk by chunk as it arrives: fetching it twice would double the traffic.)
+    let prechecked = match source.local_file() {
+        Some(file) => {
+            for image in manifest.images() {
+                precheck_image(file, image, bundle.header.payload_offset())?;
+            }
+            true
+        }
+        None => false,
+    };
+
     // Step 4: the target must not boot while it is written.
     let mut state = store.load()?;
     state.mark_bad(target);
@@ -270,7 +294,9 @@ pub fn install(
     for image in manifest.images() {
         let pair = config
             .slot_pair(image.name)
-            .ok_or_else(|| Refusal::NoSlot { image: image.name.into() })?;
+            .ok_or_else(|| Refusal::NoSlot {
+                image: image.name.into(),
+            })?;
         let running_size = status
             .slot(booted)
             .image_sizes
@@ -285,6 +311,7 @@ pub fn install(
             running_size,
             delta: options.delta && source.is_remote(),
             progress: options.progress,
+            image_hash_checked: prechecked,
         };
         let written = write_image(&job, disk, source)?;
         report.image_bytes += image.size;
@@ -330,6 +357,8 @@ struct ImageJob<'a> {
     running_size: Option<u64>,
     delta: bool,
     progress: bool,
+    /// The whole image's hash was checked before writing (a local bundle).
+    image_hash_checked: bool,
 }
 
 /// Bytes of an image that did not come from the source.
@@ -358,16 +387,118 @@ struct Batch {
     write: bool,
 }
 
-/// The writer thread: hashes the whole image in order and writes it.
+/// What the writer thread ends with: the whole image's hash when it computed one.
+type WriterResult = Result<Option<[u8; 32]>, std::io::Error>;
+
+/// Bytes read at a time when a local bundle is checked whole.
+pub const PRECHECK_READ_LEN: usize = 512 * 1024;
+
+/// Checks a local bundle's image before anything is written: each table block against the
+/// manifest, each chunk against its table (this thread), and the whole image's hash (a second
+/// thread, reading the same file: the two hashes run side by side).
+fn precheck_image(
+    file: &std::fs::File,
+    image: &ImageManifest<'_>,
+    payload_offset: u64,
+) -> Result<(), AgentError> {
+    use std::os::unix::fs::FileExt;
+    let read = |offset: u64, buf: &mut [u8]| {
+        file.read_exact_at(buf, offset)
+            .map_err(|e| AgentError::io("read the bundle", Path::new("bundle"), e))
+    };
+    std::thread::scope(|scope| -> Result<(), AgentError> {
+        let whole = scope.spawn(|| -> Result<[u8; 32], AgentError> {
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; PRECHECK_READ_LEN];
+            for index in 0..image.block_count() {
+                let Some(block) = image.block(index) else {
+                    break;
+                };
+                let mut at = 0u64;
+                while at < block.data_len {
+                    let n = (block.data_len - at).min(buf.len() as u64) as usize;
+                    let piece = buf.get_mut(..n).unwrap_or(&mut []);
+                    read(payload_offset + block.data_offset() + at, piece)?;
+                    hasher.update(&*piece);
+                    at += n as u64;
+                }
+            }
+            Ok(hasher.finalize().into())
+        });
+        let chunk_size = image.chunk_size() as usize;
+        let per_read = (PRECHECK_READ_LEN / chunk_size).max(1);
+        let mut buf = vec![0u8; per_read * chunk_size];
+        let mut table = Vec::new();
+        for index in 0..image.block_count() {
+            let Some(block) = image.block(index) else {
+                break;
+            };
+            table.resize(block.table_len() as usize, 0);
+            read(payload_offset + block.table_offset, &mut table)?;
+            if image
+                .block_hash(index)
+                .is_none_or(|h| *h != <[u8; 32]>::from(Sha256::digest(&table)))
+            {
+                return Err(Refusal::TableHash {
+                    image: image.name.into(),
+                    block: index,
+                }
+                .into());
+            }
+            let mut chunk = 0usize;
+            while chunk < block.chunks as usize {
+                let count = per_read.min(block.chunks as usize - chunk);
+                let first = block.first_chunk + chunk as u64;
+                let len: u64 = (0..count as u64).map(|i| image.chunk_len(first + i)).sum();
+                let bytes = buf.get_mut(..len as usize).unwrap_or(&mut []);
+                read(
+                    payload_offset + block.data_offset() + (chunk * chunk_size) as u64,
+                    bytes,
+                )?;
+                for (i, piece) in bytes.chunks(chunk_size).enumerate() {
+                    let at = (chunk + i) * CHUNK_HASH_LEN;
+                    if table.get(at..at + CHUNK_HASH_LEN) != Some(Sha256::digest(piece).as_slice())
+                    {
+                        return Err(Refusal::ChunkHash {
+                            image: image.name.into(),
+                            chunk: first + i as u64,
+                        }
+                        .into());
+                    }
+                }
+                chunk += count;
+            }
+        }
+        match whole.join() {
+            Ok(Ok(hash)) if hash == image.sha256 => Ok(()),
+            Ok(Ok(_)) => Err(Refusal::ImageHash {
+                image: image.name.into(),
+            }
+            .into()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(AgentError::io(
+                "read the bundle",
+                Path::new("bundle"),
+                std::io::Error::other("the hashing thread stopped"),
+            )),
+        }
+    })
+}
+
+/// The writer thread: hashes the whole image in order (unless it was checked before) and
+/// writes it.
 fn writer(
     mut target: Box<dyn Storage + Send + '_>,
     batches: Receiver<Batch>,
     free: SyncSender<AlignedBuf>,
-) -> Result<[u8; 32], std::io::Error> {
-    let mut whole = Sha256::new();
+    hash_whole: bool,
+) -> Result<Option<[u8; 32]>, std::io::Error> {
+    let mut whole = hash_whole.then(Sha256::new);
     for batch in batches {
         let data = batch.buf.as_slice().get(..batch.len).unwrap_or(&[]);
-        whole.update(data);
+        if let Some(whole) = whole.as_mut() {
+            whole.update(data);
+        }
         if batch.write {
             target.write_at(batch.offset, data)?;
         }
@@ -375,7 +506,7 @@ fn writer(
         let _ = free.send(batch.buf);
     }
     target.sync()?;
-    Ok(whole.finalize().into())
+    Ok(whole.map(|w| w.finalize().into()))
 }
 
 /// The running slot's chunks by hash, sorted by the hash's first 8 bytes.
@@ -404,7 +535,10 @@ impl DeltaIndex {
             let bytes = buf.get_mut(..(n * chunk) as usize).unwrap_or(&mut []);
             running.read_at(index * chunk, bytes)?;
             for (i, piece) in bytes.chunks(chunk as usize).enumerate() {
-                entries.push((hash_prefix(&Sha256::digest(piece)), (index + i as u64) as u32));
+                entries.push((
+                    hash_prefix(&Sha256::digest(piece)),
+                    (index + i as u64) as u32,
+                ));
             }
             index += n;
         }
@@ -415,12 +549,19 @@ impl DeltaIndex {
     fn find(&self, hash: &[u8]) -> Option<u32> {
         let key = hash_prefix(hash);
         let at = self.entries.partition_point(|(k, _)| *k < key);
-        self.entries.get(at).filter(|(k, _)| *k == key).map(|(_, i)| *i)
+        self.entries
+            .get(at)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, i)| *i)
     }
 }
 
 /// Streams one image into its slot through the writer thread.
-fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> Result<ImageWritten, AgentError> {
+fn write_image(
+    job: &ImageJob<'_>,
+    disk: &dyn Disk,
+    source: &mut dyn Source,
+) -> Result<ImageWritten, AgentError> {
     let image = job.image;
     let chunk_size = image.chunk_size() as usize;
     let target = disk
@@ -452,23 +593,25 @@ fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> 
     let mut written = ImageWritten::default();
 
     std::thread::scope(|scope| -> Result<ImageWritten, AgentError> {
-        let handle = scope.spawn(move || writer(target, batch_rx, free_tx));
-        let writer_failed = |handle: std::thread::ScopedJoinHandle<'_, Result<[u8; 32], std::io::Error>>| {
-            match handle.join() {
+        let hash_whole = !job.image_hash_checked;
+        let handle = scope.spawn(move || writer(target, batch_rx, free_tx, hash_whole));
+        let writer_failed =
+            |handle: std::thread::ScopedJoinHandle<'_, WriterResult>| match handle.join() {
                 Ok(Err(e)) => AgentError::io("write", job.target_path, e),
                 _ => AgentError::io(
                     "write",
                     job.target_path,
                     std::io::Error::other("the writer stopped"),
                 ),
-            }
-        };
+            };
         let mut table = Vec::new();
         let mut current: Option<Batch> = None;
         let mut chunk_hash = [0u8; 32];
         let report_every = (image.block_count() / 10).max(1);
         for block_index in 0..image.block_count() {
-            let Some(block) = image.block(block_index) else { break };
+            let Some(block) = image.block(block_index) else {
+                break;
+            };
             // The table block, checked against the signed manifest.
             table.resize(block.table_len() as usize, 0);
             let table_at = job.payload_offset + block.table_offset;
@@ -477,7 +620,10 @@ fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> 
             if job.delta {
                 source.plan(table_at, table_at + block.table_len());
             } else {
-                source.plan(table_at, job.payload_offset + block.data_offset() + block.data_len);
+                source.plan(
+                    table_at,
+                    job.payload_offset + block.data_offset() + block.data_len,
+                );
             }
             source.read_at(table_at, &mut table)?;
             let signed = image.block_hash(block_index);
@@ -494,11 +640,15 @@ fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> 
                 for (i, from) in froms.iter_mut().enumerate() {
                     let chunk = block.first_chunk + i as u64;
                     let len = image.chunk_len(chunk) as usize;
-                    let want = table.get(i * CHUNK_HASH_LEN..(i + 1) * CHUNK_HASH_LEN).unwrap_or(&[]);
+                    let want = table
+                        .get(i * CHUNK_HASH_LEN..(i + 1) * CHUNK_HASH_LEN)
+                        .unwrap_or(&[]);
                     let piece = scratch.get_mut(..len).unwrap_or(&mut []);
                     let offset = chunk * chunk_size as u64;
                     if let Some(dev) = in_place_dev.as_mut() {
-                        if dev.read_at(offset, piece).is_ok() && Sha256::digest(&*piece).as_slice() == want {
+                        if dev.read_at(offset, piece).is_ok()
+                            && Sha256::digest(&*piece).as_slice() == want
+                        {
                             *from = ChunkFrom::InPlace;
                             continue;
                         }
@@ -545,8 +695,14 @@ fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> 
                 }
                 let Some(batch) = current.as_mut() else { break };
                 let at = batch.len;
-                let piece = batch.buf.as_mut_slice().get_mut(at..at + len).unwrap_or(&mut []);
-                let want = table.get(i * CHUNK_HASH_LEN..(i + 1) * CHUNK_HASH_LEN).unwrap_or(&[]);
+                let piece = batch
+                    .buf
+                    .as_mut_slice()
+                    .get_mut(at..at + len)
+                    .unwrap_or(&mut []);
+                let want = table
+                    .get(i * CHUNK_HASH_LEN..(i + 1) * CHUNK_HASH_LEN)
+                    .unwrap_or(&[]);
                 let local_ok = match *from {
                     ChunkFrom::Source => false,
                     ChunkFrom::InPlace => in_place_dev
@@ -570,8 +726,14 @@ fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> 
                     let from_at = data_at + i as u64 * chunk_size as u64;
                     if from_at >= planned_to {
                         // A run of chunks to fetch: ask for all of it at once.
-                        let run = froms.iter().skip(i).take_while(|f| **f == ChunkFrom::Source || matches!(f, ChunkFrom::Running(_))).count().max(1);
-                        let end = (from_at + run as u64 * chunk_size as u64).min(data_at + block.data_len);
+                        let run = froms
+                            .iter()
+                            .skip(i)
+                            .take_while(|f| **f == ChunkFrom::Source)
+                            .count()
+                            .max(1);
+                        let end = (from_at + run as u64 * chunk_size as u64)
+                            .min(data_at + block.data_len);
                         source.plan(from_at, end);
                         planned_to = end;
                     }
@@ -615,8 +777,11 @@ fn write_image(job: &ImageJob<'_>, disk: &dyn Disk, source: &mut dyn Source) -> 
                 ))
             }
         };
-        if whole != image.sha256 {
-            return Err(Refusal::ImageHash { image: image.name.into() }.into());
+        if whole.is_some_and(|w| w != image.sha256) {
+            return Err(Refusal::ImageHash {
+                image: image.name.into(),
+            }
+            .into());
         }
         Ok(std::mem::take(&mut written))
     })

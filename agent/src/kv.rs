@@ -25,7 +25,9 @@ pub fn read_pairs(origin: &str, text: &str) -> Result<Vec<Pair>, String> {
         let item = item.map_err(|e| format!("{origin}: {e}"))?;
         let Item::Assignment(a) = item else {
             if let Item::Function { position, .. } = item {
-                return Err(format!("{origin}: {position}: functions have no meaning here"));
+                return Err(format!(
+                    "{origin}: {position}: functions have no meaning here"
+                ));
             }
             continue;
         };

@@ -139,10 +139,15 @@ fn install_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError
 fn mark_command(config: &AgentConfig, args: &[&str], good: bool) -> Result<(), AgentError> {
     let slot = match args {
         [] => None,
-        [name] => Some(BootSlot::from_name(name).ok_or_else(|| {
-            AgentError::Usage(format!("{name:?} is not a slot: use A or B"))
-        })?),
-        _ => return Err(AgentError::Usage("mark-good and mark-bad take at most one slot".into())),
+        [name] => Some(
+            BootSlot::from_name(name)
+                .ok_or_else(|| AgentError::Usage(format!("{name:?} is not a slot: use A or B")))?,
+        ),
+        _ => {
+            return Err(AgentError::Usage(
+                "mark-good and mark-bad take at most one slot".into(),
+            ))
+        }
     };
     let slot = mark(config, &RealDisk, slot, good)?;
     println!("slot {slot} marked {}", if good { "good" } else { "bad" });
@@ -163,7 +168,10 @@ fn daemon(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
                 println!("{}", describe(&report));
                 if let Some(command) = &config.reboot_command {
                     eprintln!("nanolin-agent: running {command}");
-                    let status = std::process::Command::new("/bin/sh").arg("-c").arg(command).status();
+                    let status = std::process::Command::new("/bin/sh")
+                        .arg("-c")
+                        .arg(command)
+                        .status();
                     if let Err(e) = status {
                         eprintln!("nanolin-agent: unable to run {command}: {e}");
                     }
@@ -215,7 +223,9 @@ fn status(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
         out.push_str(&format!("\"boot_order\":{},", json_string(order.as_str())));
         out.push_str(&format!(
             "\"next_boot\":{},",
-            state.next_boot().map_or("null".into(), |b| json_string(b.name()))
+            state
+                .next_boot()
+                .map_or("null".into(), |b| json_string(b.name()))
         ));
         out.push_str("\"slots\":{");
         for (i, slot) in BootSlot::ALL.into_iter().enumerate() {
@@ -233,9 +243,15 @@ fn status(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
         out.push_str("},");
         out.push_str(&format!(
             "\"floor\":{},",
-            status.floor.map_or("null".into(), |v| json_string(&v.to_string()))
+            status
+                .floor
+                .map_or("null".into(), |v| json_string(&v.to_string()))
         ));
-        let failed: Vec<String> = status.failed.iter().map(|v| json_string(&v.to_string())).collect();
+        let failed: Vec<String> = status
+            .failed
+            .iter()
+            .map(|v| json_string(&v.to_string()))
+            .collect();
         out.push_str(&format!("\"failed\":[{}],", failed.join(",")));
         match &status.last {
             Some(last) => out.push_str(&format!(
@@ -256,7 +272,11 @@ fn status(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
     println!("booted:     {}", booted.map_or("unknown", |b| b.name()));
     println!(
         "boot order: {} (next boot: {})",
-        if order.as_str().is_empty() { "none" } else { order.as_str() },
+        if order.as_str().is_empty() {
+            "none"
+        } else {
+            order.as_str()
+        },
         state.next_boot().map_or("none", |b| b.name())
     );
     for slot in BootSlot::ALL {

@@ -20,6 +20,11 @@ pub trait Source {
     fn fetched(&self) -> u64;
     /// True when reading costs a download (delta pays off).
     fn is_remote(&self) -> bool;
+    /// The bundle's file, when it is local: then it is checked whole before a byte is
+    /// written.
+    fn local_file(&self) -> Option<&File> {
+        None
+    }
 }
 
 /// A bundle in a local file.
@@ -75,6 +80,10 @@ impl Source for FileSource {
     fn is_remote(&self) -> bool {
         false
     }
+
+    fn local_file(&self) -> Option<&File> {
+        Some(&self.file)
+    }
 }
 
 /// Attempts at a byte range before the download is given up (a dropped connection resumes at
@@ -96,8 +105,8 @@ pub struct HttpSource {
 impl HttpSource {
     /// A source for `url`.
     pub fn new(url: &str, options: crate::http::HttpOptions) -> Result<Self, AgentError> {
-        let url = crate::http::Url::parse(url)
-            .map_err(|e| AgentError::Usage(format!("{url}: {e}")))?;
+        let url =
+            crate::http::Url::parse(url).map_err(|e| AgentError::Usage(format!("{url}: {e}")))?;
         Ok(HttpSource {
             url,
             options,
@@ -141,7 +150,11 @@ impl Source for HttpSource {
     }
 
     fn plan(&mut self, start: u64, end: u64) {
-        if self.stream.as_ref().is_some_and(|(_, at, to)| *at == start && *to >= end) {
+        if self
+            .stream
+            .as_ref()
+            .is_some_and(|(_, at, to)| *at == start && *to >= end)
+        {
             return;
         }
         self.stream = None;

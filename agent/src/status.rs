@@ -136,12 +136,17 @@ impl Status {
     /// Reads the record (a missing one is empty).
     pub fn load(disk: &dyn Disk, state_dir: &Path) -> Result<Self, AgentError> {
         let path = status_path(state_dir);
-        let Some(bytes) = disk.read_file(&path).map_err(|e| AgentError::io("read", &path, e))?
+        let Some(bytes) = disk
+            .read_file(&path)
+            .map_err(|e| AgentError::io("read", &path, e))?
         else {
             return Ok(Status::default());
         };
         let text = String::from_utf8(bytes).map_err(|_| {
-            AgentError::Config(format!("{}: not text; remove it to start afresh", path.display()))
+            AgentError::Config(format!(
+                "{}: not text; remove it to start afresh",
+                path.display()
+            ))
         })?;
         let pairs = read_pairs(&path.display().to_string(), &text).map_err(AgentError::Config)?;
         let mut status = Status::default();

@@ -111,7 +111,10 @@ impl Disk for RealDisk {
     }
 
     fn replace_file(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
         let mut temp = path.as_os_str().to_owned();
         temp.push(".new");
@@ -147,7 +150,9 @@ impl AlignedBuf {
 
     /// The whole buffer.
     pub fn as_slice(&self) -> &[u8] {
-        self.bytes.get(self.start..self.start + self.len).unwrap_or(&[])
+        self.bytes
+            .get(self.start..self.start + self.len)
+            .unwrap_or(&[])
     }
 
     /// Bytes of the buffer.

@@ -241,7 +241,10 @@ impl Storage for SimStorage<'_> {
 
     fn size(&mut self) -> io::Result<u64> {
         let state = self.disk.state.lock().unwrap();
-        Ok(state.files.get(&self.path).map_or(0, |f| f.durable.len() as u64))
+        Ok(state
+            .files
+            .get(&self.path)
+            .map_or(0, |f| f.durable.len() as u64))
     }
 }
 
@@ -318,7 +321,11 @@ fn fixture() -> Fixture {
             .current_dir(d)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run(&["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"]);
     let image1 = pattern(1, IMAGE_LEN);
@@ -331,8 +338,20 @@ fn fixture() -> Fixture {
     }
     std::fs::write(d.join("image2"), &image2).unwrap();
     run(&[
-        "bundle", "create", "-b", "sim-board", "--version", "r26.11-G22000002", "-i", "image2",
-        "--chunk-size", "16384", "-s", "k.sec", "-o", "r2.nlb",
+        "bundle",
+        "create",
+        "-b",
+        "sim-board",
+        "--version",
+        "r26.11-G22000002",
+        "-i",
+        "image2",
+        "--chunk-size",
+        "16384",
+        "-s",
+        "k.sec",
+        "-o",
+        "r2.nlb",
     ]);
     Fixture {
         bundle: d.join("r2.nlb"),
@@ -344,8 +363,11 @@ fn fixture() -> Fixture {
     }
 }
 
+/// A backend: its name, its configuration lines, its boot state files as flashed.
+type Backend = (&'static str, String, Vec<(PathBuf, Vec<u8>)>);
+
 /// The backends under test: the configuration lines and the initial boot state files.
-fn backends() -> Vec<(&'static str, String, Vec<(PathBuf, Vec<u8>)>)> {
+fn backends() -> Vec<Backend> {
     let state = BootState::new(3);
     let order = state.order_text();
     let mut digits = [0u8; 2];
@@ -390,7 +412,10 @@ fn bootloader_pick(backend: &str, files: &HashMap<PathBuf, SimFile>) -> BootStat
         "uboot" => {
             let env = bytes("/sim/env");
             let (a, b) = env.split_at(0x2000);
-            let copies = [EnvCopy::parse(a, Layout::Redundant), EnvCopy::parse(b, Layout::Redundant)];
+            let copies = [
+                EnvCopy::parse(a, Layout::Redundant),
+                EnvCopy::parse(b, Layout::Redundant),
+            ];
             let current = uboot_env::current(&copies[0], &copies[1])
                 .expect("no valid copy of the U-Boot environment after power loss");
             let copy = copies[current].as_ref().unwrap();
@@ -399,14 +424,24 @@ fn bootloader_pick(backend: &str, files: &HashMap<PathBuf, SimFile>) -> BootStat
         "grub" => {
             let block = bytes("/sim/grubenv");
             let env = GrubEnv::parse(&block).expect("the GRUB environment is damaged");
-            let vars: Vec<(String, String)> =
-                env.vars().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            BootState::from_vars(|n| vars.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
-                .unwrap()
+            let vars: Vec<(String, String)> = env
+                .vars()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            BootState::from_vars(|n| {
+                vars.iter()
+                    .rev()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.as_str())
+            })
+            .unwrap()
         }
         _ => {
             let region = bytes("/sim/state");
-            boot_record::read(&region).expect("no valid boot record after power loss").0.state
+            boot_record::read(&region)
+                .expect("no valid boot record after power loss")
+                .0
+                .state
         }
     }
 }
@@ -425,10 +460,24 @@ fn initial_files(fx: &Fixture, state_files: &[(PathBuf, Vec<u8>)]) -> HashMap<Pa
     let b = fx.old_b.clone();
     let mut files: HashMap<PathBuf, SimFile> = [("/sim/a", a), ("/sim/b", b)]
         .into_iter()
-        .map(|(p, d)| (PathBuf::from(p), SimFile { durable: d, pending: Vec::new() }))
+        .map(|(p, d)| {
+            (
+                PathBuf::from(p),
+                SimFile {
+                    durable: d,
+                    pending: Vec::new(),
+                },
+            )
+        })
         .collect();
     for (path, bytes) in state_files {
-        files.insert(path.clone(), SimFile { durable: bytes.clone(), pending: Vec::new() });
+        files.insert(
+            path.clone(),
+            SimFile {
+                durable: bytes.clone(),
+                pending: Vec::new(),
+            },
+        );
     }
     files
 }
@@ -443,18 +492,39 @@ fn options() -> InstallOptions {
 }
 
 /// Installs release 2 on a board booted from A, with the power cut at `cut`.
-fn run_install(fx: &Fixture, cfg: &AgentConfig, files: HashMap<PathBuf, SimFile>, cut: Cut, seed: u64) -> (SimDisk, bool) {
+fn run_install(
+    fx: &Fixture,
+    cfg: &AgentConfig,
+    files: HashMap<PathBuf, SimFile>,
+    cut: Cut,
+    seed: u64,
+) -> (SimDisk, bool) {
     let disk = SimDisk::new(files, cut, seed);
     let mut store = open_store(cfg, &disk);
     let mut source = FileSource::open(fx.bundle.clone()).unwrap();
-    let done = install(cfg, &disk, store.as_mut(), &mut source, BootSlot::A, &options()).is_ok();
+    let done = install(
+        cfg,
+        &disk,
+        store.as_mut(),
+        &mut source,
+        BootSlot::A,
+        &options(),
+    )
+    .is_ok();
     drop(store);
     (disk, done)
 }
 
-fn check_bootable(fx: &Fixture, backend: &str, files: &HashMap<PathBuf, SimFile>, what: &str) -> BootSlot {
+fn check_bootable(
+    fx: &Fixture,
+    backend: &str,
+    files: &HashMap<PathBuf, SimFile>,
+    what: &str,
+) -> BootSlot {
     let state = bootloader_pick(backend, files);
-    let slot = state.next_boot().unwrap_or_else(|| panic!("{what}: no slot left to boot"));
+    let slot = state
+        .next_boot()
+        .unwrap_or_else(|| panic!("{what}: no slot left to boot"));
     let (path, want) = match slot {
         BootSlot::A => ("/sim/a", &fx.image1),
         BootSlot::B => ("/sim/b", &fx.image2),
@@ -481,7 +551,10 @@ fn power_loss_at_random_points_leaves_a_bootable_board_on_every_backend() {
         let (disk, done) = run_install(&fx, &cfg, initial_files(&fx, &state_files), Cut::Never, 1);
         assert!(done, "{name}: the install without a power cut failed");
         let (total_bytes, total_ops) = disk.counts();
-        assert_eq!(check_bootable(&fx, name, &disk.after_power_loss(), "uncut"), BootSlot::B);
+        assert_eq!(
+            check_bootable(&fx, name, &disk.after_power_loss(), "uncut"),
+            BootSlot::B
+        );
 
         let mut rng = Rng(0xC0FFEE ^ name.len() as u64);
         let (mut booted_new, mut booted_old, mut resumed_bytes) = (0, 0, 0u64);
@@ -506,11 +579,21 @@ fn power_loss_at_random_points_leaves_a_bootable_board_on_every_backend() {
                 let disk = SimDisk::new(after, Cut::Never, seed);
                 let mut store = open_store(&cfg, &disk);
                 let mut source = FileSource::open(fx.bundle.clone()).unwrap();
-                let report = install(&cfg, &disk, store.as_mut(), &mut source, BootSlot::A, &options())
-                    .unwrap_or_else(|e| panic!("{what}: the install after power loss failed: {e}"));
+                let report = install(
+                    &cfg,
+                    &disk,
+                    store.as_mut(),
+                    &mut source,
+                    BootSlot::A,
+                    &options(),
+                )
+                .unwrap_or_else(|e| panic!("{what}: the install after power loss failed: {e}"));
                 resumed_bytes += report.reused_in_place;
                 drop(store);
-                assert_eq!(check_bootable(&fx, name, &disk.after_power_loss(), &what), BootSlot::B);
+                assert_eq!(
+                    check_bootable(&fx, name, &disk.after_power_loss(), &what),
+                    BootSlot::B
+                );
             }
         }
         summary.push(format!(

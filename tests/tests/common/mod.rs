@@ -134,8 +134,35 @@ impl Run {
 
 /// Runs `program args` in `dir` with `stdin` fed, no terminal, and a clean signing time.
 pub fn run_in(dir: &Path, program: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(program)
+    run_in_env(dir, program, args, &[]).feed(stdin)
+}
+
+/// A command about to run, waiting for its standard input.
+pub struct Pending(std::process::Child);
+
+impl Pending {
+    /// Feeds `stdin` and waits for the end.
+    pub fn feed(mut self, stdin: &str) -> Run {
+        self.0
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .ok();
+        Run::from_output(self.0.wait_with_output().unwrap())
+    }
+
+    /// Waits for the end, with nothing on standard input.
+    pub fn ok(self) -> Run {
+        self.feed("").ok()
+    }
+}
+
+/// Starts `program args` in `dir` with `env` added to a clean environment.
+pub fn run_in_env(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Pending {
+    let child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env_remove("NANOLIN_KEY")
         .env_remove("NANOLIN_PUBLIC_KEY")
@@ -145,8 +172,7 @@ pub fn run_in(dir: &Path, program: &Path, args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).ok();
-    Run::from_output(child.wait_with_output().unwrap())
+    Pending(child)
 }
 
 /// A scratch directory with a message file `m` in it.
