@@ -311,7 +311,7 @@ pub fn install(
             running_size,
             delta: options.delta && source.is_remote(),
             progress: options.progress,
-            image_hash_checked: prechecked,
+            prechecked,
         };
         let written = write_image(&job, disk, source)?;
         report.image_bytes += image.size;
@@ -357,8 +357,9 @@ struct ImageJob<'a> {
     running_size: Option<u64>,
     delta: bool,
     progress: bool,
-    /// The whole image's hash was checked before writing (a local bundle).
-    image_hash_checked: bool,
+    /// Every chunk was checked before writing (a local bundle): the copy does not hash them
+    /// again; the whole image's hash, computed as it is written, catches a file changed since.
+    prechecked: bool,
 }
 
 /// Bytes of an image that did not come from the source.
@@ -393,9 +394,14 @@ type WriterResult = Result<Option<[u8; 32]>, std::io::Error>;
 /// Bytes read at a time when a local bundle is checked whole.
 pub const PRECHECK_READ_LEN: usize = 512 * 1024;
 
+/// Threads that check a local bundle's chunks side by side.
+pub const PRECHECK_THREADS: u64 = 2;
+
 /// Checks a local bundle's image before anything is written: each table block against the
-/// manifest, each chunk against its table (this thread), and the whole image's hash (a second
-/// thread, reading the same file: the two hashes run side by side).
+/// signed manifest, each chunk against its table. Blocks are shared out between
+/// [`PRECHECK_THREADS`] threads. The whole image's hash is computed as it is written and
+/// checked before the slot is made bootable (so a file changed between the two passes is
+/// caught too).
 fn precheck_image(
     file: &std::fs::File,
     image: &ImageManifest<'_>,
@@ -406,33 +412,13 @@ fn precheck_image(
         file.read_exact_at(buf, offset)
             .map_err(|e| AgentError::io("read the bundle", Path::new("bundle"), e))
     };
-    std::thread::scope(|scope| -> Result<(), AgentError> {
-        let whole = scope.spawn(|| -> Result<[u8; 32], AgentError> {
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; PRECHECK_READ_LEN];
-            for index in 0..image.block_count() {
-                let Some(block) = image.block(index) else {
-                    break;
-                };
-                let mut at = 0u64;
-                while at < block.data_len {
-                    let n = (block.data_len - at).min(buf.len() as u64) as usize;
-                    let piece = buf.get_mut(..n).unwrap_or(&mut []);
-                    read(payload_offset + block.data_offset() + at, piece)?;
-                    hasher.update(&*piece);
-                    at += n as u64;
-                }
-            }
-            Ok(hasher.finalize().into())
-        });
+    let worker = |first_block: u64| -> Result<(), AgentError> {
         let chunk_size = image.chunk_size() as usize;
         let per_read = (PRECHECK_READ_LEN / chunk_size).max(1);
         let mut buf = vec![0u8; per_read * chunk_size];
         let mut table = Vec::new();
-        for index in 0..image.block_count() {
-            let Some(block) = image.block(index) else {
-                break;
-            };
+        let mut index = first_block;
+        while let Some(block) = image.block(index) {
             table.resize(block.table_len() as usize, 0);
             read(payload_offset + block.table_offset, &mut table)?;
             if image
@@ -468,20 +454,29 @@ fn precheck_image(
                 }
                 chunk += count;
             }
+            index += PRECHECK_THREADS;
         }
-        match whole.join() {
-            Ok(Ok(hash)) if hash == image.sha256 => Ok(()),
-            Ok(Ok(_)) => Err(Refusal::ImageHash {
-                image: image.name.into(),
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..PRECHECK_THREADS)
+            .map(|w| scope.spawn(move || worker(w)))
+            .collect();
+        // Report the fault of the earliest block: this thread has block 0.
+        let mut result = worker(0);
+        for handle in workers {
+            let joined = handle.join().unwrap_or_else(|_| {
+                Err(AgentError::io(
+                    "read the bundle",
+                    Path::new("bundle"),
+                    std::io::Error::other("a checking thread stopped"),
+                ))
+            });
+            if result.is_ok() {
+                result = joined;
             }
-            .into()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(AgentError::io(
-                "read the bundle",
-                Path::new("bundle"),
-                std::io::Error::other("the hashing thread stopped"),
-            )),
         }
+        result
     })
 }
 
@@ -593,8 +588,7 @@ fn write_image(
     let mut written = ImageWritten::default();
 
     std::thread::scope(|scope| -> Result<ImageWritten, AgentError> {
-        let hash_whole = !job.image_hash_checked;
-        let handle = scope.spawn(move || writer(target, batch_rx, free_tx, hash_whole));
+        let handle = scope.spawn(move || writer(target, batch_rx, free_tx, true));
         let writer_failed =
             |handle: std::thread::ScopedJoinHandle<'_, WriterResult>| match handle.join() {
                 Ok(Err(e)) => AgentError::io("write", job.target_path, e),
@@ -712,8 +706,12 @@ fn write_image(
                         .as_mut()
                         .is_some_and(|d| d.read_at(offset, piece).is_ok()),
                 };
-                chunk_hash.copy_from_slice(&Sha256::digest(&*piece));
-                if !local_ok || chunk_hash != want {
+                // Bytes taken from a slot are checked like downloaded ones.
+                let fetch = !local_ok || {
+                    chunk_hash.copy_from_slice(&Sha256::digest(&*piece));
+                    chunk_hash != want
+                };
+                if fetch {
                     if *from == ChunkFrom::InPlace {
                         // The slot changed under us: cannot happen with a hash-only batch
                         // mixing; refuse rather than guess.
@@ -738,7 +736,7 @@ fn write_image(
                         planned_to = end;
                     }
                     source.read_at(from_at, piece)?;
-                    if Sha256::digest(&*piece).as_slice() != want {
+                    if !job.prechecked && Sha256::digest(&*piece).as_slice() != want {
                         return Err(Refusal::ChunkHash {
                             image: image.name.into(),
                             chunk,
