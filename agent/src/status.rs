@@ -148,7 +148,13 @@ impl Status {
                 path.display()
             ))
         })?;
-        let pairs = read_pairs(&path.display().to_string(), &text).map_err(AgentError::Config)?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Reads the record's text; `origin` names it in errors. Unknown lines are skipped, so an
+    /// older agent (after a rollback) reads what a newer one wrote.
+    pub fn parse(origin: &str, text: &str) -> Result<Self, AgentError> {
+        let pairs = read_pairs(origin, text).map_err(AgentError::Config)?;
         let mut status = Status::default();
         let version = |v: &str| ReleaseVersion::parse(v).ok();
         let mut last = LastResult {
