@@ -17,3 +17,7 @@ bash tests/bench/signatures.sh "${1:-1024}"
 echo
 echo "== init: bring-up, restart and memory against runit, s6 and busybox init"
 bash tests/bench/init.sh
+
+echo
+echo "== install: a 1 GiB image and a 1 % delta against RAUC, SWUpdate and casync"
+bash tests/bench/install.sh

@@ -705,3 +705,26 @@ fn bundle_info_shows_the_manifest() {
         .code(1)
         .says("bytes were appended");
 }
+
+/// The agent built for the default board (aarch64, static musl) installs under qemu-user, and
+/// U-Boot's tools read the environment it wrote.
+#[test]
+fn the_board_agent_installs_under_qemu() {
+    let board = Board::new("");
+    let lines = fw_config(&board, true);
+    board.configure(&lines, "A", "");
+    let image = image(13);
+    let bundle = board.bundle("r1", "r26.11-G22000001", &image, &[]);
+    let qemu = peer("qemu-aarch64-static", "qemu-user-static");
+    let agent = common::board_agent();
+    let run = run_in(
+        board.dir.path(),
+        &qemu,
+        &[agent.to_str().unwrap(), "-c", "agent.conf", "install", bundle.to_str().unwrap()],
+        "",
+    )
+    .ok();
+    assert!(run.stdout.contains("into slot B"), "{}", run.stdout);
+    assert_holds(&board.slot("slot_b"), &image);
+    assert!(fw(&board, "fw_printenv", &["BOOT_ORDER"]).ok().stdout.contains("BOOT_ORDER=B A"));
+}
