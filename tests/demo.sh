@@ -63,12 +63,48 @@ if [ "$refused" -ne 3 ]; then
   exit 1
 fi
 
+say "an A/B update on a board made of files: the aarch64 agent under qemu-aarch64"
+board_dir=$out/board
+mkdir -p "$board_dir"
+head -c $((6 * 1024 * 1024)) /dev/urandom > "$board_dir/rootfs-r1.img"
+truncate -s 8M "$board_dir/slot_a" "$board_dir/slot_b"
+dd if="$board_dir/rootfs-r1.img" of="$board_dir/slot_a" conv=notrunc status=none
+truncate -s 32K "$board_dir/env"
+printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$board_dir/env" "$board_dir/env" > "$board_dir/fw_env.config"
+cat > "$board_dir/agent.conf" <<CONF
+compatible=$name
+slot_a=$board_dir/slot_a
+slot_b=$board_dir/slot_b
+booted=A
+bootstate=uboot
+uboot_env="$board_dir/env 0x0 0x4000"
+uboot_env_redundant="$board_dir/env 0x4000 0x4000"
+keys=$out/demo.pub
+state_dir=$board_dir/state
+CONF
+# Release 2 changes a few places of release 1.
+cp "$board_dir/rootfs-r1.img" "$board_dir/rootfs-r2.img"
+for at in 100000 2000000 5000000; do
+  printf 'release 2 was here' | dd of="$board_dir/rootfs-r2.img" bs=1 seek=$at conv=notrunc status=none
+done
+"$nanolin" bundle create -b "$name" --version r26.11-G22000002 --expires 30d \
+  -i "$board_dir/rootfs-r2.img" -s "$out/demo.sec" -o "$out/prime-r26.11-G22000002.nlb"
+"$nanolin" bundle info -p "$out/demo.pub" "$out/prime-r26.11-G22000002.nlb"
+"$qemu_user" "$out/nanolin-agent" -c "$board_dir/agent.conf" install "$out/prime-r26.11-G22000002.nlb"
+"$qemu_user" "$out/nanolin-agent" -c "$board_dir/agent.conf" status
+echo "   U-Boot's fw_printenv reads what the agent wrote:"
+fw_printenv -c "$board_dir/fw_env.config" BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT | sed 's/^/   /'
+cmp -n "$(stat -c %s "$board_dir/rootfs-r2.img")" "$board_dir/rootfs-r2.img" "$board_dir/slot_b"
+echo "   slot B holds release 2, byte for byte"
+
 say "done"
 cat <<MSG
 What happened: a demo key was generated in out/demo/; the board's init ($(stat -c %s "$out/init") bytes,
 static aarch64) and update agent were built, signed by nanolin, verified by nanolin, signify,
 minisign and the board's own agent under emulation; a copy with one changed byte was refused
-by all three verifiers that were shown it.
-Not yet in the demo (coming with the init, agent and release issues): booting a release in
-QEMU and updating it over the air.
+by all three verifiers that were shown it. A signed update bundle was made and installed by
+the board's agent into slot B of a board made of files, with the U-Boot environment (read back
+by fw_printenv) now booting B first.
+Not yet in the demo (coming with the release and end-to-end issues): booting a release in
+QEMU and updating it over the air from a server.
 MSG

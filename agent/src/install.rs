@@ -588,7 +588,11 @@ fn write_image(
     let mut written = ImageWritten::default();
 
     std::thread::scope(|scope| -> Result<ImageWritten, AgentError> {
-        let handle = scope.spawn(move || writer(target, batch_rx, free_tx, true));
+        // The whole image's hash: on this thread when it has no chunks to hash (a prechecked
+        // local bundle), so the writer only writes; else on the writer.
+        let mut whole_here = job.prechecked.then(Sha256::new);
+        let hash_in_writer = whole_here.is_none();
+        let handle = scope.spawn(move || writer(target, batch_rx, free_tx, hash_in_writer));
         let writer_failed =
             |handle: std::thread::ScopedJoinHandle<'_, WriterResult>| match handle.join() {
                 Ok(Err(e)) => AgentError::io("write", job.target_path, e),
@@ -748,6 +752,9 @@ fn write_image(
                 } else {
                     written.in_place += len as u64;
                 }
+                if let Some(whole) = whole_here.as_mut() {
+                    whole.update(&*piece);
+                }
                 batch.len += len;
             }
             if job.progress && (block_index + 1) % report_every == 0 {
@@ -765,7 +772,7 @@ fn write_image(
         }
         drop(batch_tx);
         let whole = match handle.join() {
-            Ok(Ok(hash)) => hash,
+            Ok(Ok(hash)) => hash.or_else(|| whole_here.take().map(|w| w.finalize().into())),
             Ok(Err(e)) => return Err(AgentError::io("write", job.target_path, e)),
             Err(_) => {
                 return Err(AgentError::io(

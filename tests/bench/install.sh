@@ -108,11 +108,13 @@ if [[ -n ${NANOLIN:-} && -n ${NANOLIN_AGENT:-} ]]; then
     nanolin=$NANOLIN
     agent=$NANOLIN_AGENT
 else
-    note "building nanolin and nanolin-agent (cargo --profile fast)"
-    (cd "$root" && cargo build --quiet --profile fast -p nanolin-host -p nanolin-agent) \
+    # The agent as a board runs it: static musl, the release profile.
+    note "building nanolin (cargo --profile fast) and the board's nanolin-agent (x86_64 musl, release)"
+    (cd "$root" && cargo build --quiet --profile fast -p nanolin-host &&
+        cargo build --quiet --release --target x86_64-unknown-linux-musl -p nanolin-agent) \
         || die "cargo build failed"
     nanolin=${NANOLIN:-$target_dir/fast/nanolin}
-    agent=${NANOLIN_AGENT:-$target_dir/fast/nanolin-agent}
+    agent=${NANOLIN_AGENT:-$target_dir/x86_64-unknown-linux-musl/release/nanolin-agent}
 fi
 [[ -x $nanolin ]] || die "not executable: $nanolin"
 [[ -x $agent ]] || die "not executable: $agent"

@@ -720,11 +720,68 @@ fn the_board_agent_installs_under_qemu() {
     let run = run_in(
         board.dir.path(),
         &qemu,
-        &[agent.to_str().unwrap(), "-c", "agent.conf", "install", bundle.to_str().unwrap()],
+        &[
+            agent.to_str().unwrap(),
+            "-c",
+            "agent.conf",
+            "install",
+            bundle.to_str().unwrap(),
+        ],
         "",
     )
     .ok();
     assert!(run.stdout.contains("into slot B"), "{}", run.stdout);
     assert_holds(&board.slot("slot_b"), &image);
-    assert!(fw(&board, "fw_printenv", &["BOOT_ORDER"]).ok().stdout.contains("BOOT_ORDER=B A"));
+    assert!(fw(&board, "fw_printenv", &["BOOT_ORDER"])
+        .ok()
+        .stdout
+        .contains("BOOT_ORDER=B A"));
+}
+
+/// `daemon` polls on its interval and installs what the channel offers.
+#[test]
+fn daemon_polls_and_installs() {
+    let board = Board::new("");
+    let record = board.path("bootrecord");
+    fs::write(&record, vec![0u8; 1024]).unwrap();
+    let nginx = Nginx::start(board.dir.path());
+    board.configure(
+        &format!("bootstate=native\nbootstate_path={}", record.display()),
+        "A",
+        &format!(
+            "repository={}\npoll_interval=1\npoll_jitter=1",
+            nginx.url("")
+        ),
+    );
+    let image2 = image(14);
+    board.bundle("r2", "r26.11-G22000002", &image2, &[]);
+    let mut daemon = std::process::Command::new(host_bin("nanolin-agent"))
+        .args(["-c", "agent.conf", "daemon"])
+        .current_dir(board.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Nothing published yet: the daemon keeps polling; then the channel appears.
+    thread::sleep(std::time::Duration::from_millis(1500));
+    publish(&board, "r26.11-G22000002", "r2.nlb", 4_000_000_000, "k.sec");
+    let mut installed = false;
+    for _ in 0..100 {
+        if board
+            .status_json()
+            .contains(r#""B":{"version":"r26.11-G22000002","state":"installed""#)
+        {
+            installed = true;
+            break;
+        }
+        thread::sleep(std::time::Duration::from_millis(100));
+    }
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(
+        installed,
+        "the daemon did not install the release: {}",
+        board.status_json()
+    );
+    assert_holds(&board.slot("slot_b"), &image2);
 }
