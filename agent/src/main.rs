@@ -108,7 +108,7 @@ fn options(flags: &[&str]) -> InstallOptions {
 
 fn describe(report: &InstallReport) -> String {
     format!(
-        "installed {} into slot {}: {} bytes in {:.2} s, {} bytes downloaded, {} reused ({} in place, {} from the running slot); it boots next",
+        "installed {} into slot {}: {} bytes in {:.2} s, {} bytes fetched from the bundle, {} reused ({} in place, {} from the running slot); it boots next",
         report.version,
         report.slot.map(|s| s.name()).unwrap_or("?"),
         report.image_bytes,

@@ -642,11 +642,11 @@ printf "$dfmt" "casync extract --seed" "$s_cas" "$b_cas" "$(pct "$b_cas")" "$(mi
 printf "$dfmt" "casync extract --seed, then sync" "$(sum "$s_cas" "$s_cass")" "$b_cas" "$(pct "$b_cas")" "$(mib casync)" "$(ratio "$(sum "$s_cas" "$s_cass")" "$s_od")"
 
 if (( HAVE_OURS )); then
-    own=$(grep -o '[0-9]* bytes downloaded' "$work/log/ours-delta.log" | tail -n 1 || true)
+    own=$(grep -o '[0-9]* bytes fetched' "$work/log/ours-delta.log" | tail -n 1 || true)
     if [[ -n $own ]]; then
-        echo "  nanolin-agent's own count, last run: ${own% bytes downloaded} bytes downloaded ($(pct "${own%% *}") %);"
-        echo "  nginx's \$bytes_sent also counts what it pushed into the socket past what the client read"
-        echo "  (the rest of an open-ended Range the client closed early: see log/ours-delta.access.log, KEEP=1)."
+        echo "  nanolin-agent's own count, last run: ${own% bytes fetched} bytes downloaded ($(pct "${own%% *}") %);"
+        echo "  (nginx's \$bytes_sent adds the response heads of its ranged requests: see"
+        echo "  log/ours-delta.access.log with KEEP=1)."
     fi
 fi
 
