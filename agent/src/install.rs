@@ -215,6 +215,19 @@ pub fn check_policy(
     Ok(())
 }
 
+/// The slots that take `image`.
+fn slot_pair<'c>(
+    config: &'c AgentConfig,
+    image: &ImageManifest<'_>,
+) -> Result<&'c crate::config::SlotPair, AgentError> {
+    config.slot_pair(image.name).ok_or_else(|| {
+        Refusal::NoSlot {
+            image: image.name.into(),
+        }
+        .into()
+    })
+}
+
 /// Installs the bundle from `source` into the slot that is not booted, and makes that slot
 /// the next to boot.
 pub fn install(
@@ -234,12 +247,7 @@ pub fn install(
     // Step 3: the slot, and room for every image, before anything is written.
     let target = booted.other();
     for image in manifest.images() {
-        let pair = config
-            .slot_pair(image.name)
-            .ok_or_else(|| Refusal::NoSlot {
-                image: image.name.into(),
-            })?;
-        let path = pair.path(target);
+        let path = slot_pair(config, image)?.path(target);
         let size = disk
             .open(path, Access::Read)
             .and_then(|mut d| d.size())
@@ -292,11 +300,7 @@ pub fn install(
     // Step 5: write and verify each image.
     let fetched_before = source.fetched();
     for image in manifest.images() {
-        let pair = config
-            .slot_pair(image.name)
-            .ok_or_else(|| Refusal::NoSlot {
-                image: image.name.into(),
-            })?;
+        let pair = slot_pair(config, image)?;
         let running_size = status
             .slot(booted)
             .image_sizes

@@ -418,26 +418,42 @@ impl<'a> Manifest<'a> {
         };
         let mut offset = 0u64;
         for &(name, size, sha256, block_hashes) in images {
-            let image = ImageManifest {
-                name,
-                size,
-                sha256,
-                block_hashes,
-                payload_offset: offset,
-                chunk_size,
-                hashes_per_block,
-            };
-            offset = offset.saturating_add(image.encoded_len());
-            manifest
-                .images
-                .push(image)
-                .map_err(|_| BundleError::Field {
-                    field: "images",
-                    problem: "are more than 4",
-                })?;
+            offset = manifest.push_image(name, size, sha256, block_hashes, offset)?;
         }
         manifest.check()?;
         Ok(manifest)
+    }
+
+    /// Adds an image at payload offset `offset`; returns the offset after it. Sizes are
+    /// checked by `check` before any offset is relied on; until then the offset saturates
+    /// rather than wraps.
+    fn push_image(
+        &mut self,
+        name: &'a str,
+        size: u64,
+        sha256: [u8; 32],
+        block_hashes: &'a [u8],
+        offset: u64,
+    ) -> Result<u64, BundleError> {
+        let image = ImageManifest {
+            name,
+            size,
+            sha256,
+            block_hashes,
+            payload_offset: offset,
+            chunk_size: self.chunk_size,
+            hashes_per_block: self.hashes_per_block,
+        };
+        let next = if size <= MAX_IMAGE_SIZE && self.chunk_size >= MIN_CHUNK_SIZE {
+            offset.saturating_add(image.encoded_len())
+        } else {
+            offset
+        };
+        self.images.push(image).map_err(|_| BundleError::Field {
+            field: "images",
+            problem: "are more than 4",
+        })?;
+        Ok(next)
     }
 
     /// Decodes and checks a manifest (after its signature has been verified).
@@ -463,29 +479,15 @@ impl<'a> Manifest<'a> {
             hashes_per_block: wire.hashes_per_block,
             images: heapless::Vec::new(),
         };
-        // Sizes are checked by `check` before any offset is relied on; saturating arithmetic
-        // keeps the running offset from wrapping before then.
         let mut offset = 0u64;
         for image in wire.images {
-            let image = ImageManifest {
-                name: image.name,
-                size: image.size,
-                sha256: image.sha256,
-                block_hashes: image.block_hashes,
-                payload_offset: offset,
-                chunk_size: manifest.chunk_size,
-                hashes_per_block: manifest.hashes_per_block,
-            };
-            if image.size <= MAX_IMAGE_SIZE && manifest.chunk_size >= MIN_CHUNK_SIZE {
-                offset = offset.saturating_add(image.encoded_len());
-            }
-            manifest
-                .images
-                .push(image)
-                .map_err(|_| BundleError::Field {
-                    field: "images",
-                    problem: "are more than 4",
-                })?;
+            offset = manifest.push_image(
+                image.name,
+                image.size,
+                image.sha256,
+                image.block_hashes,
+                offset,
+            )?;
         }
         manifest.check()?;
         Ok(manifest)

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::keyfile::SigningKey;
-use crate::signing::{sign_bytes, signature_file_text, verify_with_comment};
+use crate::signing::{sign_bytes, signature_file_text};
 
 /// One image to put in a bundle.
 #[derive(Debug, Clone)]
@@ -46,6 +46,8 @@ pub struct BundleSpec<'a> {
     pub hashes_per_block: u32,
     /// The images.
     pub images: &'a [ImageSource],
+    /// The signature's untrusted comment (`verify with KEY.pub`).
+    pub untrusted_comment: String,
 }
 
 /// Hashes of one image: every chunk's, each table block's, and the whole image's.
@@ -171,8 +173,7 @@ pub fn create(spec: &BundleSpec<'_>, key: &SigningKey, out: &Path) -> Result<Wri
         "timestamp:{}\tfile:manifest\tboard:{}\tversion:{}",
         spec.created, spec.compatible, spec.version
     );
-    let untrusted = verify_with_comment(Path::new("release.sec"));
-    let signature_text = signature_file_text(key, signature, &untrusted, &trusted)?;
+    let signature_text = signature_file_text(key, signature, &spec.untrusted_comment, &trusted)?;
 
     let header = BundleHeader {
         manifest_len: manifest_len as u32,

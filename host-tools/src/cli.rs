@@ -67,17 +67,9 @@ pub struct BundleCreateArgs {
     /// Bytes per chunk, a power of two from 4096 to 16777216 (smaller: finer deltas).
     #[arg(long = "chunk-size", value_name = "BYTES", default_value_t = nanolin_core::bundle::DEFAULT_CHUNK_SIZE)]
     pub chunk_size: u32,
-    /// Secret key to sign the manifest with.
-    #[arg(
-        short = 's',
-        long = "secret-key",
-        value_name = "KEY.sec",
-        env = "NANOLIN_KEY"
-    )]
-    pub secret_key: Option<PathBuf>,
-    /// Read the passphrase from the first line of FILE instead of the terminal.
-    #[arg(long, value_name = "FILE", env = "NANOLIN_PASSPHRASE_FILE")]
-    pub passphrase_file: Option<PathBuf>,
+    /// The secret key to sign the manifest with, and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
     /// The bundle to write.
     #[arg(short = 'o', long = "output", value_name = "OUT.nlb")]
     pub output: PathBuf,
@@ -130,9 +122,9 @@ pub struct GenerateArgs {
     pub passphrase_file: Option<PathBuf>,
 }
 
-/// `nanolin sign`
+/// The secret key to sign with, and where its passphrase comes from.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub struct SecretKeyArgs {
     /// Secret key (signify's or minisign's).
     #[arg(
         short = 's',
@@ -141,6 +133,17 @@ pub struct SignArgs {
         env = "NANOLIN_KEY"
     )]
     pub secret_key: Option<PathBuf>,
+    /// Read the passphrase from the first line of FILE instead of the terminal.
+    #[arg(long, value_name = "FILE", env = "NANOLIN_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// `nanolin sign`
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The secret key and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
     /// Signature file to write (default: FILE.sig); only with a single FILE.
     #[arg(short = 'x', long = "signature", value_name = "SIGFILE")]
     pub signature: Option<PathBuf>,
@@ -151,9 +154,6 @@ pub struct SignArgs {
     /// Untrusted comment (default: "verify with KEY.pub").
     #[arg(short = 'c', long)]
     pub comment: Option<String>,
-    /// Read the passphrase from the first line of FILE instead of the terminal.
-    #[arg(long, value_name = "FILE", env = "NANOLIN_PASSPHRASE_FILE")]
-    pub passphrase_file: Option<PathBuf>,
     /// Files to sign.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,

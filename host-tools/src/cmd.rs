@@ -7,7 +7,10 @@ pub mod verify;
 
 use std::path::{Path, PathBuf};
 
+use crate::cli::SecretKeyArgs;
 use crate::error::Error;
+use crate::keyfile::{load_secret_key, SigningKey};
+use crate::passphrase::PassphraseSource;
 
 /// The signature path for `file`: the one given with `-x`, else `FILE.sig`.
 fn signature_path(explicit: Option<&Path>, file: &Path) -> PathBuf {
@@ -29,4 +32,13 @@ fn check_single_signature(explicit: Option<&Path>, files: &[PathBuf]) -> Result<
         ));
     }
     Ok(())
+}
+
+/// Opens the secret key `args` name; returns it with its path.
+pub fn open_secret_key(args: SecretKeyArgs) -> Result<(SigningKey, PathBuf), Error> {
+    let path = args.secret_key.ok_or_else(|| {
+        Error::Usage("no secret key given: pass -s KEY.sec or set NANOLIN_KEY".into())
+    })?;
+    let key = load_secret_key(&path, &PassphraseSource::from_option(args.passphrase_file))?;
+    Ok((key, path))
 }

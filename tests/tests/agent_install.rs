@@ -44,6 +44,7 @@ impl Board {
         let d = dir.path();
         fs::write(d.join("slot_a"), vec![0u8; SLOT_LEN]).unwrap();
         fs::write(d.join("slot_b"), pattern(77, SLOT_LEN)).unwrap();
+        fs::write(d.join("bootrecord"), vec![0u8; 1024]).unwrap();
         nanolin(d, &["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"]).ok();
         nanolin(
             d,
@@ -76,6 +77,16 @@ impl Board {
             ),
         )
         .unwrap();
+    }
+
+    /// Configures the native boot record (`bootrecord`, all zeros: a board never set up).
+    fn native(&self, booted: &str, extra: &str) {
+        let record = self.path("bootrecord");
+        self.configure(
+            &format!("bootstate=native\nbootstate_path={}", record.display()),
+            booted,
+            extra,
+        );
     }
 
     fn agent(&self, args: &[&str]) -> Run {
@@ -246,13 +257,7 @@ fn grub_environment_both_ways_with_grub_editenv() {
 #[test]
 fn native_record_install_mark_and_status() {
     let board = Board::new("");
-    let record = board.path("bootrecord");
-    fs::write(&record, vec![0u8; 1024]).unwrap();
-    board.configure(
-        &format!("bootstate=native\nbootstate_path={}", record.display()),
-        "A",
-        "",
-    );
+    board.native("A", "");
     let image = image(3);
     let bundle = board.bundle("r1", "r26.11-G22000001", &image, &[]);
     board.agent(&["install", bundle.to_str().unwrap()]).ok();
@@ -262,11 +267,7 @@ fn native_record_install_mark_and_status() {
         "{json}"
     );
     // The board reboots into B, and its health check passes.
-    board.configure(
-        &format!("bootstate=native\nbootstate_path={}", record.display()),
-        "B",
-        "",
-    );
+    board.native("B", "");
     board.agent(&["mark-good"]).ok();
     let status = board.agent(&["status"]).ok().stdout;
     assert!(
@@ -280,9 +281,7 @@ fn native_record_install_mark_and_status() {
 fn refusals_leave_the_slot_untouched() {
     let board = Board::new("");
     let record = board.path("bootrecord");
-    fs::write(&record, vec![0u8; 1024]).unwrap();
-    let native = format!("bootstate=native\nbootstate_path={}", record.display());
-    board.configure(&native, "A", "");
+    board.native("A", "");
     let image2 = image(4);
     let good = board.bundle("r2", "r26.11-G22000002", &image2, &[]);
     let good_bytes = fs::read(&good).unwrap();
@@ -446,7 +445,7 @@ fn refusals_leave_the_slot_untouched() {
 
     // The good bundle installs; the board reboots into B; then older releases are refused.
     board.agent(&["install", good.to_str().unwrap()]).ok();
-    board.configure(&native, "B", "");
+    board.native("B", "");
     board.agent(&["mark-good"]).ok();
     let image1 = image(5);
     let older = board.bundle("r1", "r26.11-G22000001", &image1, &[]);
@@ -468,7 +467,7 @@ fn refusals_leave_the_slot_untouched() {
         &["--min-version", "r26.11-G22000003"],
     );
     board.agent(&["install", r3.to_str().unwrap()]).ok();
-    board.configure(&native, "A", "");
+    board.native("A", "");
     board.agent(&["mark-good"]).ok();
     let before_b = board.slot("slot_b");
     board
@@ -526,13 +525,7 @@ fn cutting_proxy(upstream: u16, cut_at: usize, limit: usize) -> (u16, Arc<Atomic
 #[test]
 fn installs_from_nginx_resuming_a_cut_transfer() {
     let board = Board::new("");
-    let record = board.path("bootrecord");
-    fs::write(&record, vec![0u8; 1024]).unwrap();
-    board.configure(
-        &format!("bootstate=native\nbootstate_path={}", record.display()),
-        "A",
-        "",
-    );
+    board.native("A", "");
     let image = image(7);
     board.bundle("r1", "r26.11-G22000001", &image, &[]);
     let nginx = Nginx::start(board.dir.path());
@@ -556,13 +549,7 @@ fn installs_from_nginx_resuming_a_cut_transfer() {
 #[test]
 fn delta_downloads_only_the_changed_chunks() {
     let board = Board::new("");
-    let record = board.path("bootrecord");
-    fs::write(&record, vec![0u8; 1024]).unwrap();
-    board.configure(
-        &format!("bootstate=native\nbootstate_path={}", record.display()),
-        "A",
-        "",
-    );
+    board.native("A", "");
     // Slot A runs release 1; release 2 changes 1% of the image in 10 places.
     let image1 = image(8);
     let mut slot_a = image1.clone();
@@ -611,12 +598,9 @@ fn publish(board: &Board, version: &str, bundle: &str, expires: u64, key: &str) 
 #[test]
 fn poll_installs_newer_releases_and_refuses_replays_and_expired_channels() {
     let board = Board::new("");
-    let record = board.path("bootrecord");
-    fs::write(&record, vec![0u8; 1024]).unwrap();
     let nginx = Nginx::start(board.dir.path());
-    let native = format!("bootstate=native\nbootstate_path={}", record.display());
     let repo = format!("repository={}\nchannel=stable", nginx.url(""));
-    board.configure(&native, "A", &repo);
+    board.native("A", &repo);
     let far = 4_000_000_000u64;
     let image2 = image(9);
     board.bundle("r2", "r26.11-G22000002", &image2, &[]);
@@ -631,7 +615,7 @@ fn poll_installs_newer_releases_and_refuses_replays_and_expired_channels() {
     assert_holds(&board.slot("slot_b"), &image2);
     board.agent(&["poll"]).code(1).says("waits for a reboot");
     // After the reboot into B: up to date.
-    board.configure(&native, "B", &repo);
+    board.native("B", &repo);
     board.agent(&["mark-good"]).ok();
     board.agent(&["poll"]).code(1).says("up to date");
     // A replayed older channel file is refused.
@@ -742,11 +726,8 @@ fn the_board_agent_installs_under_qemu() {
 #[test]
 fn daemon_polls_and_installs() {
     let board = Board::new("");
-    let record = board.path("bootrecord");
-    fs::write(&record, vec![0u8; 1024]).unwrap();
     let nginx = Nginx::start(board.dir.path());
-    board.configure(
-        &format!("bootstate=native\nbootstate_path={}", record.display()),
+    board.native(
         "A",
         &format!(
             "repository={}\npoll_interval=1\npoll_jitter=1",

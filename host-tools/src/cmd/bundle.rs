@@ -7,10 +7,10 @@ use nanolin_core::version::{utc_parts, ReleaseVersion};
 
 use crate::bundling::{create, describe_image, BundleFile, BundleSpec, ImageSource};
 use crate::cli::{BundleCommand, BundleCreateArgs, BundleInfoArgs};
+use crate::cmd::open_secret_key;
 use crate::error::{Error, Status};
-use crate::keyfile::{load_public_key, load_secret_key};
-use crate::passphrase::PassphraseSource;
-use crate::signing::signing_time;
+use crate::keyfile::load_public_key;
+use crate::signing::{signing_time, verify_with_comment};
 
 /// Runs `nanolin bundle …`.
 pub fn run(command: BundleCommand) -> Result<Status, Error> {
@@ -76,13 +76,7 @@ fn create_bundle(args: BundleCreateArgs) -> Result<Status, Error> {
         None => None,
     };
     let images: Vec<ImageSource> = args.images.iter().map(|i| parse_image(i)).collect();
-    let secret_path = args.secret_key.ok_or_else(|| {
-        Error::Usage("no secret key given: pass -s KEY.sec or set NANOLIN_KEY".into())
-    })?;
-    let key = load_secret_key(
-        &secret_path,
-        &PassphraseSource::from_option(args.passphrase_file),
-    )?;
+    let (key, secret_path) = open_secret_key(args.key)?;
     let spec = BundleSpec {
         compatible: &args.board,
         version,
@@ -92,6 +86,7 @@ fn create_bundle(args: BundleCreateArgs) -> Result<Status, Error> {
         chunk_size: args.chunk_size,
         hashes_per_block: DEFAULT_HASHES_PER_BLOCK,
         images: &images,
+        untrusted_comment: verify_with_comment(&secret_path),
     };
     let written = create(&spec, &key, &args.output)?;
     eprintln!(

@@ -4,10 +4,8 @@ use std::fs;
 use std::path::Path;
 
 use crate::cli::SignArgs;
-use crate::cmd::{check_single_signature, signature_path};
+use crate::cmd::{check_single_signature, open_secret_key, signature_path};
 use crate::error::{Error, Status};
-use crate::keyfile::load_secret_key;
-use crate::passphrase::PassphraseSource;
 use crate::signing::{
     default_trusted_comment, sign_file, signature_file_text, signing_time, verify_with_comment,
 };
@@ -15,13 +13,7 @@ use crate::signing::{
 /// Runs `nanolin sign`.
 pub fn run(args: SignArgs) -> Result<Status, Error> {
     check_single_signature(args.signature.as_deref(), &args.files)?;
-    let secret_path = args.secret_key.ok_or_else(|| {
-        Error::Usage("no secret key given: pass -s KEY.sec or set NANOLIN_KEY".into())
-    })?;
-    let key = load_secret_key(
-        &secret_path,
-        &PassphraseSource::from_option(args.passphrase_file),
-    )?;
+    let (key, secret_path) = open_secret_key(args.key)?;
     let untrusted = args
         .comment
         .unwrap_or_else(|| verify_with_comment(&secret_path));
