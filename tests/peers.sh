@@ -19,7 +19,21 @@ NANOLIN_PEERS=(
   "aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu"
   "/usr/sbin/nginx:nginx"
   "openssl:openssl"
+  "bwrap:bubblewrap"
+  "mksquashfs:squashfs-tools"
+  "unsquashfs:squashfs-tools"
 )
+
+# command → PyPI package providing it (installed with pip, pinned)
+NANOLIN_PIP_PEERS=(
+  "pyspdxtools:spdx-tools==0.8.5"
+)
+
+# pip install, also on a Python that Debian manages (which wants --break-system-packages).
+nanolin_pip_install() {
+  python3 -m pip install -q --disable-pip-version-check "$@" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
+}
 
 NANOLIN_TARGETS=(
   aarch64-unknown-linux-musl
@@ -50,6 +64,18 @@ ensure_peers() {
     else
       echo "nanolin: the tests need: ${missing[*]}. Run this, then try again:" >&2
       echo "  sudo apt-get install -y ${missing[*]}" >&2
+      exit 2
+    fi
+  fi
+  local pip_missing=()
+  for entry in "${NANOLIN_PIP_PEERS[@]}"; do
+    command -v "${entry%%:*}" >/dev/null 2>&1 || pip_missing+=("${entry#*:}")
+  done
+  if [ ${#pip_missing[@]} -gt 0 ]; then
+    echo "== installing peer tools from PyPI: ${pip_missing[*]}"
+    if ! nanolin_pip_install "${pip_missing[@]}" >/dev/null; then
+      echo "nanolin: the tests need: ${pip_missing[*]}. Run this, then try again:" >&2
+      echo "  python3 -m pip install ${pip_missing[*]}" >&2
       exit 2
     fi
   fi

@@ -30,6 +30,37 @@ pub enum Command {
     /// Make and inspect update bundles (.nlb) for nanolin-agent.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Build packages from recipes (.rcp): sandboxed, reproducible, with license reports.
+    #[command(subcommand)]
+    Package(PackageCommand),
+}
+
+/// `nanolin package …`
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// Build RECIPE.rcp into NAME-VERSION-RELEASE.img (squashfs), .lst, .img.sig,
+    /// .licenses.txt and .spdx.json.
+    Build(PackageBuildArgs),
+}
+
+/// `nanolin package build`
+#[derive(Debug, Args)]
+pub struct PackageBuildArgs {
+    /// The recipe; the recipes beside it give its dependencies' package ids.
+    #[arg(value_name = "RECIPE.rcp")]
+    pub recipe: PathBuf,
+    /// Where to write the package (default out/packages).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Sign the image with this key (and its passphrase); without it, no .sig is written.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+    /// The board's target triple: sets CC, CARCH and CHOST for the recipe.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Stream the build's output (it always goes to the build log).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 /// `nanolin bundle …`

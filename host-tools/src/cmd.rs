@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod key;
+pub mod package;
 pub mod sign;
 pub mod verify;
 

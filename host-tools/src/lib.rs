@@ -7,9 +7,14 @@ pub mod bundling;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod fetch;
 pub mod keyfile;
+pub mod license;
 pub mod minisign;
 pub mod passphrase;
+pub mod pkgimage;
+pub mod recipe;
+pub mod sandbox;
 pub mod signing;
 pub mod verifying;
 

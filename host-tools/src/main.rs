@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Bundle(command) => cmd::bundle::run(command),
+        Command::Package(command) => cmd::package::run(command),
     };
     let status = result.unwrap_or_else(|e| {
         eprintln!("nanolin: {e}");

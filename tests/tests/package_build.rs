@@ -1,0 +1,221 @@
+//! `nanolin package build` on the shipped `hello` recipe: reproducible outputs, checked by the
+//! real `unsquashfs`, `signify` and `pyspdxtools`; a bad pin leaves nothing behind.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{host_bin, peer, run_in, run_in_env, workspace};
+
+const EPOCH: &str = "1790000000";
+
+/// Builds `recipe` into `out` with a private source cache.
+fn build(dir: &Path, recipe: &Path, out: &str) -> common::Run {
+    let cache = dir.join("cache");
+    run_in_env(
+        dir,
+        &host_bin("nanolin"),
+        &[
+            "package",
+            "build",
+            recipe.to_str().unwrap(),
+            "--target",
+            "aarch64-unknown-linux-musl",
+            "-s",
+            "k.sec",
+            "-o",
+            out,
+        ],
+        &[
+            ("SOURCE_DATE_EPOCH", EPOCH),
+            ("NANOLIN_SOURCE_CACHE", cache.to_str().unwrap()),
+        ],
+    )
+    .feed("")
+}
+
+fn outputs(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn with_ext<'a>(files: &'a [PathBuf], ext: &str) -> &'a Path {
+    files
+        .iter()
+        .find(|f| f.to_str().unwrap().ends_with(ext))
+        .unwrap_or_else(|| panic!("no {ext} among {files:?}"))
+}
+
+#[test]
+fn hello_builds_reproducibly_and_peers_read_its_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::nanolin(d, &["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"]).ok();
+    let recipe = workspace().join("recipes/hello.rcp");
+    build(d, &recipe, "one").ok();
+    build(d, &recipe, "two").ok();
+    let (one, two) = (outputs(&d.join("one")), outputs(&d.join("two")));
+    assert_eq!(one.len(), 5, "{one:?}");
+    let names = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&one), names(&two));
+    // The release version of generation is in every name, from SOURCE_DATE_EPOCH.
+    assert!(
+        one.iter()
+            .all(|p| p.to_str().unwrap().contains("hello-1.0-r26.09-G21141320")),
+        "{one:?}"
+    );
+    for ext in [".img", ".lst", ".spdx.json", ".licenses.txt", ".img.sig"] {
+        assert!(
+            fs::read(with_ext(&one, ext)).unwrap() == fs::read(with_ext(&two, ext)).unwrap(),
+            "{ext} differs between two builds"
+        );
+    }
+
+    // unsquashfs lists exactly the paths of the .lst, with their modes, owned by root.
+    let img = with_ext(&one, ".img");
+    let listed = run_in(
+        d,
+        &peer("unsquashfs", "squashfs-tools"),
+        &["-lls", img.to_str().unwrap()],
+        "",
+    )
+    .ok()
+    .stdout;
+    let from_image: Vec<(String, String)> = listed
+        .lines()
+        .filter(|l| l.contains("squashfs-root"))
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let path = fields
+                .last()
+                .unwrap()
+                .trim_start_matches("squashfs-root")
+                .to_string();
+            (
+                if path.is_empty() { "/".into() } else { path },
+                format!("{} {}", fields[0], fields[1]),
+            )
+        })
+        .collect();
+    let list = fs::read_to_string(with_ext(&one, ".lst")).unwrap();
+    let from_list: Vec<String> = list
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    let image_paths: Vec<String> = from_image.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(image_paths, from_list, "unsquashfs and the .lst disagree");
+    assert!(
+        from_image.iter().all(|(_, m)| m.ends_with("root/root")),
+        "{from_image:?}"
+    );
+    assert!(list.contains("/usr/bin/hello\tf\t0755\t0:0\t"), "{list}");
+
+    // signify checks the signature of the image.
+    run_in(
+        d,
+        &common::signify(),
+        &[
+            "-V",
+            "-p",
+            "k.pub",
+            "-m",
+            img.to_str().unwrap(),
+            "-x",
+            with_ext(&one, ".img.sig").to_str().unwrap(),
+        ],
+        "",
+    )
+    .ok();
+
+    // The binary was cross-built for aarch64 in the sandbox and runs there.
+    let unpacked = d.join("unpacked");
+    run_in(
+        d,
+        &peer("unsquashfs", "squashfs-tools"),
+        &[
+            "-q",
+            "-d",
+            unpacked.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+        "",
+    )
+    .ok();
+    let qemu = peer("qemu-aarch64-static", "qemu-user-static");
+    let ran = run_in(
+        d,
+        &qemu,
+        &[unpacked.join("usr/bin/hello").to_str().unwrap()],
+        "",
+    )
+    .ok();
+    assert_eq!(ran.stdout, "hello from a Nanolin package\n");
+
+    // The license report names the holder and the license, declared and detected agree.
+    let report = fs::read_to_string(with_ext(&one, ".licenses.txt")).unwrap();
+    assert!(
+        report.contains("The Nanolin authors") && report.contains("MIT [declared]"),
+        "{report}"
+    );
+    // pyspdxtools validates the SPDX document.
+    if let Some(tool) = pyspdxtools() {
+        run_in(
+            d,
+            &tool,
+            &["-i", with_ext(&one, ".spdx.json").to_str().unwrap()],
+            "",
+        )
+        .ok();
+    }
+}
+
+fn pyspdxtools() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("pyspdxtools"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!("pyspdxtools is not installed: pip install spdx-tools (./nanolin test installs it)");
+    }
+    found
+}
+
+#[test]
+fn a_wrong_pin_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::nanolin(d, &["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"]).ok();
+    let recipes = d.join("recipes");
+    fs::create_dir_all(recipes.join("hello")).unwrap();
+    for f in ["hello/hello.c", "hello/LICENSE"] {
+        fs::copy(workspace().join("recipes").join(f), recipes.join(f)).unwrap();
+    }
+    let text = fs::read_to_string(workspace().join("recipes/hello.rcp")).unwrap();
+    let hash = text.split("sha256sums=\"").nth(1).unwrap()[..64].to_string();
+    let last = if hash.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &hash[..63]);
+    fs::write(recipes.join("hello.rcp"), text.replace(&hash, &wrong)).unwrap();
+    let run = build(d, &recipes.join("hello.rcp"), "out");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("mismatch")
+            && run.stderr.contains(&hash)
+            && run.stderr.contains(&wrong),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !d.join("out").exists() || outputs(&d.join("out")).is_empty(),
+        "something was written"
+    );
+}
