@@ -305,6 +305,11 @@ fn operator_controls_services() {
     }
     init.ctl(&["stop", "ghost"]).code(1);
     assert!(init.ctl(&["frobnicate"]).code(2).stderr.is_empty());
+    // Both up again (a restart of base takes top down and back with it), so no stop from the
+    // restart lands in the file after it is emptied.
+    init.wait_for("base", "up", Duration::from_secs(5));
+    init.wait_for("top", "up", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
     // SIGTERM to PID 1 shuts down in reverse dependency order: top before base.
     fs::write(init.path("stopped"), "").unwrap();
     let pid = init.host_pid();
