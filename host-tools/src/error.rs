@@ -70,6 +70,16 @@ pub enum Error {
     },
     /// Input that is well formed but refused (a signature that does not hold).
     Refused(String),
+    /// A recipe, or a set of recipes, is wrong.
+    Recipe(crate::recipe::RecipeError),
+    /// A source could not be fetched or did not match its pin.
+    Fetch(crate::fetch::FetchError),
+    /// A license expression is wrong, or the sources could not be scanned.
+    License(crate::license::LicenseError),
+    /// The sandboxed build failed or left something a package may not hold.
+    Sandbox(crate::sandbox::SandboxError),
+    /// The package image or its file list could not be written.
+    Image(crate::pkgimage::ImageError),
     /// Some files did not verify; each was reported as it failed.
     VerificationFailed {
         /// Files that failed.
@@ -102,6 +112,25 @@ impl Error {
             | Error::Bundle { .. }
             | Error::Refused(_)
             | Error::VerificationFailed { .. } => Status::No,
+            Error::Recipe(e) => match e {
+                crate::recipe::RecipeError::Io { .. } => Status::System,
+                _ => Status::No,
+            },
+            // The source is wrong (a refusal) or could not be had (the system failed us).
+            Error::Fetch(e) => match e {
+                crate::fetch::FetchError::Missing { .. }
+                | crate::fetch::FetchError::Mismatch { .. }
+                | crate::fetch::FetchError::TooLarge { .. }
+                | crate::fetch::FetchError::UnknownCommit { .. }
+                | crate::fetch::FetchError::PinKind { .. } => Status::No,
+                _ => Status::System,
+            },
+            Error::License(e) => match e {
+                crate::license::LicenseError::Expression { .. } => Status::No,
+                _ => Status::System,
+            },
+            Error::Sandbox(e) => e.status(),
+            Error::Image(e) => e.status(),
         }
     }
 }
@@ -135,6 +164,11 @@ impl fmt::Display for Error {
             Error::Usage(reason) => f.write_str(reason),
             Error::Bundle { path, error } => write!(f, "{}: {error}", path.display()),
             Error::Refused(reason) => f.write_str(reason),
+            Error::Recipe(e) => e.fmt(f),
+            Error::Fetch(e) => e.fmt(f),
+            Error::License(e) => e.fmt(f),
+            Error::Sandbox(e) => e.fmt(f),
+            Error::Image(e) => e.fmt(f),
             Error::VerificationFailed { failed, total } => {
                 write!(f, "{failed} of {total} files failed verification")
             }
@@ -157,5 +191,35 @@ impl std::error::Error for Error {
 impl From<EmitError> for Error {
     fn from(e: EmitError) -> Self {
         Error::Emit(e)
+    }
+}
+
+impl From<crate::recipe::RecipeError> for Error {
+    fn from(e: crate::recipe::RecipeError) -> Self {
+        Error::Recipe(e)
+    }
+}
+
+impl From<crate::fetch::FetchError> for Error {
+    fn from(e: crate::fetch::FetchError) -> Self {
+        Error::Fetch(e)
+    }
+}
+
+impl From<crate::license::LicenseError> for Error {
+    fn from(e: crate::license::LicenseError) -> Self {
+        Error::License(e)
+    }
+}
+
+impl From<crate::sandbox::SandboxError> for Error {
+    fn from(e: crate::sandbox::SandboxError) -> Self {
+        Error::Sandbox(e)
+    }
+}
+
+impl From<crate::pkgimage::ImageError> for Error {
+    fn from(e: crate::pkgimage::ImageError) -> Self {
+        Error::Image(e)
     }
 }

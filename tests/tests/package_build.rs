@@ -219,3 +219,46 @@ fn a_wrong_pin_is_refused_and_nothing_is_written() {
         "something was written"
     );
 }
+
+/// Each bad input is refused with a message naming it (exit 1), and nothing is written.
+#[test]
+fn bad_recipes_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::nanolin(d, &["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"]).ok();
+    let good = fs::read_to_string(workspace().join("recipes/hello.rcp")).unwrap();
+    let cases: Vec<(&str, String, Option<String>, &str)> = vec![
+        ("missing source", good.replace("hello/LICENSE", "hello/NOTICE"), None, "NOTICE"),
+        ("syntax error", good.replace("name=hello", "name=hel lo"), None, "hello.rcp:2:"),
+        ("unknown SPDX id", good.replace("license=MIT", "license=MITT"), None, "MITT"),
+        (
+            "dependency cycle",
+            good.replace("depends=\"\"", "depends=\"other\"").replace("source=", "depends=other\nsource="),
+            Some("name=other\nversion=1\nrelease=1\nlicense=MIT\ndepends=hello\npackage() {\n    true\n}\n".into()),
+            "→",
+        ),
+    ];
+    for (what, text, other, says) in cases {
+        let case = d.join(what.replace(' ', "-"));
+        fs::create_dir_all(case.join("hello")).unwrap();
+        for f in ["hello/hello.c", "hello/LICENSE"] {
+            fs::copy(workspace().join("recipes").join(f), case.join(f)).unwrap();
+        }
+        fs::write(case.join("hello.rcp"), text).unwrap();
+        if let Some(other) = other {
+            fs::write(case.join("other.rcp"), other).unwrap();
+        }
+        let out = case.join("out");
+        let run = build(d, &case.join("hello.rcp"), out.to_str().unwrap());
+        assert_eq!(run.code, 1, "{what}: exit {}\n{}", run.code, run.stderr);
+        assert!(
+            run.stderr.contains(says),
+            "{what}: stderr lacks {says:?}:\n{}",
+            run.stderr
+        );
+        assert!(
+            !out.exists() || outputs(&out).is_empty(),
+            "{what}: something was written"
+        );
+    }
+}

@@ -69,7 +69,7 @@ fn sibling_recipes(recipe: &Recipe) -> Result<Vec<Recipe>, Error> {
         .collect();
     paths.sort();
     for path in paths {
-        let other = Recipe::load(&path).map_err(|e| Error::Refused(e.to_string()))?;
+        let other = Recipe::load(&path)?;
         if other.name != recipe.name {
             recipes.push(other);
         }
@@ -146,19 +146,18 @@ struct Outputs {
 }
 
 fn build(args: PackageBuildArgs) -> Result<Status, Error> {
-    let recipe = Recipe::load(&args.recipe).map_err(|e| Error::Refused(e.to_string()))?;
+    let recipe = Recipe::load(&args.recipe)?;
     step(&format!(
         "{} {}-{}: reading recipes",
         recipe.name, recipe.version, recipe.release
     ));
     let recipes = sibling_recipes(&recipe)?;
-    let ids = package_ids(&recipes).map_err(|e| Error::Refused(e.to_string()))?;
+    let ids = package_ids(&recipes)?;
     let id = ids
         .get(&recipe.name)
         .cloned()
         .ok_or_else(|| Error::Refused(format!("no package id for {}", recipe.name)))?;
-    let declared = check_expression(&recipe.license)
-        .map_err(|e| Error::Refused(format!("{}: license: {e}", recipe.path.display())))?;
+    let declared = check_expression(&recipe.license)?;
     eprintln!("    package id {id}");
     let epoch = signing_time();
     let version = ReleaseVersion::from_unix(epoch)
@@ -228,7 +227,7 @@ fn build_in(
 ) -> Result<Outputs, Error> {
     let (src, dest, stage) = (work.join("src"), work.join("dest"), work.join("out"));
     step("fetching sources");
-    let cache = SourceCache::from_env().map_err(|e| Error::Refused(e.to_string()))?;
+    let cache = SourceCache::from_env()?;
     for source in &recipe.sources {
         let name = source.entry.file_name.clone();
         let entry = fetch(
@@ -237,8 +236,7 @@ fn build_in(
             recipe.dir(),
             &cache,
             &mut progress_printer(name.clone()),
-        )
-        .map_err(|e| Error::Refused(e.to_string()))?;
+        )?;
         match &source.entry.location {
             Location::Git { .. } => untar(&entry, &src.join(&name))?,
             _ => {
@@ -251,7 +249,7 @@ fn build_in(
         }
     }
     // The license scan reads the sources as fetched, before the build adds to them.
-    let scanned = scan(&src).map_err(|e| Error::Refused(e.to_string()))?;
+    let scanned = scan(&src)?;
     let recipe_copy = src.join(".recipe.rcp");
     fs::write(&recipe_copy, &recipe.text).map_err(|e| Error::io("write", &recipe_copy, e))?;
 
@@ -272,9 +270,7 @@ fn build_in(
         env: extra,
         verbose,
     };
-    sandbox
-        .run(&["/bin/sh", "-e", "-c", script])
-        .map_err(|e| Error::Refused(e.to_string()))?;
+    sandbox.run(&["/bin/sh", "-e", "-c", script])?;
 
     step("writing the image, its file list and the license reports");
     let base = format!(
@@ -284,9 +280,9 @@ fn build_in(
         version.text().as_str()
     );
     let img = stage.join(format!("{base}.img"));
-    write_image(&dest, &img, epoch).map_err(|e| Error::Refused(e.to_string()))?;
+    write_image(&dest, &img, epoch)?;
     let lst = stage.join(format!("{base}.lst"));
-    let list = write_list(&dest).map_err(|e| Error::Refused(e.to_string()))?;
+    let list = write_list(&dest)?;
     fs::write(&lst, list).map_err(|e| Error::io("write", &lst, e))?;
     let info = PackageInfo {
         name: recipe.name.clone(),
