@@ -82,23 +82,28 @@ pub fn install_from(
     options: &InstallOptions,
 ) -> Result<InstallReport, AgentError> {
     let booted = booted(config)?;
-    let mut store = open_store(config, disk);
     let mut source: Box<dyn Source> =
         if location.starts_with("http://") || location.starts_with("https://") {
             Box::new(HttpSource::new(location, http_options(config))?)
         } else {
             Box::new(FileSource::open(location.into())?)
         };
-    let result = install(
-        config,
-        disk,
-        store.as_mut(),
-        source.as_mut(),
-        booted,
-        options,
-    );
+    install_recorded(config, disk, source.as_mut(), booted, options, location)
+}
+
+/// Installs from `source`; a failure is kept in the status record under `what`.
+fn install_recorded(
+    config: &AgentConfig,
+    disk: &dyn Disk,
+    source: &mut dyn Source,
+    booted: BootSlot,
+    options: &InstallOptions,
+    what: &str,
+) -> Result<InstallReport, AgentError> {
+    let mut store = open_store(config, disk);
+    let result = install(config, disk, store.as_mut(), source, booted, options);
     if let Err(e) = &result {
-        record_failure(config, disk, location, e);
+        record_failure(config, disk, what, e);
     }
     result
 }
@@ -261,12 +266,8 @@ pub fn poll(
         ))
         .into());
     }
-    let mut store = open_store(config, disk);
-    let result = install(config, disk, store.as_mut(), &mut source, booted, options);
-    if let Err(e) = &result {
-        record_failure(config, disk, &channel.version.to_string(), e);
-    }
-    result.map(PollOutcome::Installed)
+    let what = channel.version.to_string();
+    install_recorded(config, disk, &mut source, booted, options, &what).map(PollOutcome::Installed)
 }
 
 /// A random-enough delay up to `max` (a fleet should not poll in step).

@@ -606,7 +606,10 @@ fn write_image(
                     std::io::Error::other("the writer stopped"),
                 ),
             };
+        // Buffers reused for every block: nothing is allocated per block.
         let mut table = Vec::new();
+        let mut froms: Vec<ChunkFrom> = Vec::new();
+        let mut scratch: Vec<u8> = Vec::new();
         let mut current: Option<Batch> = None;
         let mut chunk_hash = [0u8; 32];
         let report_every = (image.block_count() / 10).max(1);
@@ -617,8 +620,8 @@ fn write_image(
             // The table block, checked against the signed manifest.
             table.resize(block.table_len() as usize, 0);
             let table_at = job.payload_offset + block.table_offset;
-            let mut froms: Vec<ChunkFrom> = vec![ChunkFrom::Source; block.chunks as usize];
-            let mut scratch = Vec::new();
+            froms.clear();
+            froms.resize(block.chunks as usize, ChunkFrom::Source);
             if job.delta {
                 source.plan(table_at, table_at + block.table_len());
             } else {

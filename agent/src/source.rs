@@ -98,8 +98,6 @@ pub struct HttpSource {
     stream: Option<(crate::http::Response, u64, u64)>,
     planned_end: u64,
     fetched: u64,
-    /// Times a dropped transfer was resumed.
-    pub resumed: u32,
 }
 
 impl HttpSource {
@@ -114,7 +112,6 @@ impl HttpSource {
             stream: None,
             planned_end: 0,
             fetched: 0,
-            resumed: 0,
         })
     }
 
@@ -138,9 +135,9 @@ impl Source for HttpSource {
         if let Some(len) = self.len {
             return Ok(len);
         }
-        // One byte tells the length (Content-Range's total) without downloading anything.
-        self.open(0, 1)?;
-        self.stream = None;
+        // The header's range tells the length (Content-Range's total), and the header is what
+        // is read next: the stream is kept for it.
+        self.open(0, nanolin_core::limits::BUNDLE_HEADER_LEN as u64)?;
         self.len.ok_or_else(|| {
             AgentError::Download(format!(
                 "{}: the server did not say the file's length (Content-Range)",
@@ -196,7 +193,6 @@ impl Source for HttpSource {
                 Err(e) => {
                     self.stream = None;
                     attempts += 1;
-                    self.resumed += 1;
                     if attempts >= HTTP_ATTEMPTS {
                         return Err(AgentError::Download(format!(
                             "{}: {} (after {attempts} attempts)",

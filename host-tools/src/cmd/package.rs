@@ -166,17 +166,14 @@ fn build(args: PackageBuildArgs) -> Result<Status, Error> {
         Some(t) => target_env(t)?,
         None => Vec::new(),
     };
-    let key = match args.key.secret_key.is_some() {
-        true => Some(open_secret_key(args.key)?),
-        false => None,
+    let key = if args.key.secret_key.is_some() {
+        Some(open_secret_key(args.key)?)
+    } else {
+        None
     };
 
     let work = std::env::temp_dir().join(format!("nanolin-build-{}-{}", id, std::process::id()));
     let _ = fs::remove_dir_all(&work);
-    let (src, dest, stage) = (work.join("src"), work.join("dest"), work.join("out"));
-    for dir in [&src, &dest, &stage] {
-        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    }
     let result = build_in(
         &recipe,
         &id.to_string(),
@@ -226,6 +223,9 @@ fn build_in(
     version: &ReleaseVersion,
 ) -> Result<Outputs, Error> {
     let (src, dest, stage) = (work.join("src"), work.join("dest"), work.join("out"));
+    for dir in [&src, &dest, &stage] {
+        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    }
     step("fetching sources");
     let cache = SourceCache::from_env()?;
     for source in &recipe.sources {
