@@ -22,6 +22,23 @@ NANOLIN_PEERS=(
   "bwrap:bubblewrap"
   "mksquashfs:squashfs-tools"
   "unsquashfs:squashfs-tools"
+  "/sbin/sgdisk:gdisk"
+  "bmaptool:bmap-tools"
+  "/sbin/mkfs.fat:dosfstools"
+  "/sbin/fsck.fat:dosfstools"
+  "mcopy:mtools"
+  "/sbin/mke2fs:e2fsprogs"
+  "/sbin/e2fsck:e2fsprogs"
+  "/sbin/debugfs:e2fsprogs"
+  "mkimage:u-boot-tools"
+  "grub-mkimage:grub-common"
+  "/usr/lib/grub/x86_64-efi/moddep.lst:grub-efi-amd64-bin"
+  "/usr/lib/u-boot/qemu_arm64/u-boot.bin:u-boot-qemu"
+  "/usr/share/ovmf/OVMF.fd:ovmf"
+  "qemu-system-aarch64:qemu-system-arm"
+  "qemu-system-x86_64:qemu-system-x86"
+  "cpio:cpio"
+  "/sbin/depmod:kmod"
 )
 
 # command → PyPI package providing it (installed with pip, pinned)

@@ -33,6 +33,151 @@ pub enum Command {
     /// Build packages from recipes (.rcp): sandboxed, reproducible, with license reports.
     #[command(subcommand)]
     Package(PackageCommand),
+    /// Compose a distro's packages, built for a board, into one root file system image.
+    #[command(subcommand)]
+    Distro(DistroCommand),
+    /// Keep a repository: the signed static files a fleet polls (index, packages, releases,
+    /// channels).
+    #[command(subcommand)]
+    Repo(RepoCommand),
+}
+
+/// `nanolin repo …`
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Make DIR a repository: its directories, signature.pub (the public half of the key),
+    /// empty packages.tgz and manifest.tgz, and the first signed index.
+    Init(RepoInitArgs),
+    /// Check artifacts against the repository's key, copy them into place by kind (package
+    /// and distro outputs, recipes, bundles, disk images), never replacing a file, and index.
+    Add(RepoAddArgs),
+    /// Write packages.tgz, manifest.tgz, and the signed index of every artifact (the
+    /// repository's version one more than before).
+    Index(RepoIndexArgs),
+    /// Point a board's channel at a bundle (adding it first when it is not in the repository);
+    /// refuses a release older than the channel's.
+    Publish(RepoPublishArgs),
+    /// Point channel --to at the release channel --from names, re-signed with a fresh expiry;
+    /// refuses a release older than the channel's.
+    Promote(RepoPromoteArgs),
+    /// Verify the index's signature and expiry, every file's size and SHA-256, that nothing
+    /// unlisted is there, and every channel; report each problem.
+    Check(RepoCheckArgs),
+}
+
+/// How long what is signed stays valid.
+#[derive(Debug, Args)]
+pub struct LifetimeArgs {
+    /// Clients refuse the index (and channel files) this long after signing: 30d, 12h, 2w.
+    #[arg(long, value_name = "DURATION", default_value = crate::repo::DEFAULT_LIFETIME)]
+    pub expires: String,
+}
+
+/// `nanolin repo init`
+#[derive(Debug, Args)]
+pub struct RepoInitArgs {
+    /// The directory (created when missing; must be empty unless it is this key's repository).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// How long the first index is valid.
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// The repository's secret key, and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+}
+
+/// `nanolin repo add`
+#[derive(Debug, Args)]
+pub struct RepoAddArgs {
+    /// The repository.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Package outputs (IMAGE.img takes its .img.sig, .lst, .licenses.txt and .spdx.json from
+    /// beside it), recipes (.rcp), bundles (.nlb), disk images with their .bmap.
+    #[arg(value_name = "ARTIFACT", required = true)]
+    pub artifacts: Vec<PathBuf>,
+    /// The images given are distro outputs: they go to distros/.
+    #[arg(long)]
+    pub distro: bool,
+    /// Publish the newest bundle given for each board to this channel too.
+    #[arg(long, value_name = "CHANNEL")]
+    pub channel: Option<String>,
+    /// How long the index (and the channel file) is valid.
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// The repository's secret key, and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+}
+
+/// `nanolin repo index`
+#[derive(Debug, Args)]
+pub struct RepoIndexArgs {
+    /// The repository.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// How long the index is valid.
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// The repository's secret key, and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+}
+
+/// `nanolin repo publish`
+#[derive(Debug, Args)]
+pub struct RepoPublishArgs {
+    /// The repository.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The bundle: one in DIR/releases/BOARD/, or one to add.
+    #[arg(value_name = "BUNDLE.nlb")]
+    pub bundle: PathBuf,
+    /// The channel (testing, stable): channels/BOARD/CHANNEL, the board from the bundle.
+    #[arg(short = 'c', long, value_name = "CHANNEL")]
+    pub channel: String,
+    /// How long the channel file is valid (boards refuse it after; publish again to renew).
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// The repository's secret key, and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+}
+
+/// `nanolin repo promote`
+#[derive(Debug, Args)]
+pub struct RepoPromoteArgs {
+    /// The repository.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The board's compatible string.
+    #[arg(short = 'b', long, value_name = "COMPATIBLE")]
+    pub board: String,
+    /// The channel whose release is promoted.
+    #[arg(long, value_name = "CHANNEL")]
+    pub from: String,
+    /// The channel to point at it.
+    #[arg(long, value_name = "CHANNEL")]
+    pub to: String,
+    /// How long the new channel file is valid.
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// The repository's secret key, and its passphrase.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+}
+
+/// `nanolin repo check`
+#[derive(Debug, Args)]
+pub struct RepoCheckArgs {
+    /// The repository.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The key to trust (default: the repository's own signature.pub, which proves only that
+    /// the repository is consistent; give the key you trust to prove who signed it).
+    #[arg(short = 'p', long = "public-key", value_name = "KEY.pub")]
+    pub public_key: Option<PathBuf>,
 }
 
 /// `nanolin package …`
@@ -41,6 +186,17 @@ pub enum PackageCommand {
     /// Build RECIPE.rcp into NAME-VERSION-RELEASE.img (squashfs), .lst, .img.sig,
     /// .licenses.txt and .spdx.json.
     Build(PackageBuildArgs),
+    /// Print the package id of every recipe in DIR (or of the recipes given, read with the
+    /// recipes beside them): `name id` per line, sorted by name.
+    Id(PackageIdArgs),
+}
+
+/// `nanolin package id`
+#[derive(Debug, Args)]
+pub struct PackageIdArgs {
+    /// Recipes, or directories of recipes (every `*.rcp` in them); default `recipes`.
+    #[arg(value_name = "RECIPE.rcp|DIR")]
+    pub paths: Vec<PathBuf>,
 }
 
 /// `nanolin package build`
@@ -210,4 +366,44 @@ pub struct VerifyArgs {
     /// Files to verify.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// `nanolin distro …`
+#[derive(Debug, Subcommand)]
+pub enum DistroCommand {
+    /// Build DISTRO.rcp for a board: its packages (built, or taken from the package store),
+    /// the overlay and the board's configuration, as NAME-BOARD-rYY.MM-GDDHHMMSS.img
+    /// (squashfs), .lst, .licenses.txt, .spdx.json and .img.sig.
+    Build(DistroBuildArgs),
+}
+
+/// `nanolin distro build`
+#[derive(Debug, Args)]
+pub struct DistroBuildArgs {
+    /// The distro file (distros/prime.rcp).
+    #[arg(value_name = "DISTRO.rcp")]
+    pub distro: PathBuf,
+    /// The board to build for (a file in the boards directory).
+    #[arg(
+        short = 'b',
+        long,
+        value_name = "BOARD",
+        default_value = "qemu-aarch64-virt"
+    )]
+    pub board: String,
+    /// Where the board files are (default: ../boards from the distro file).
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+    /// Where to write the image (default out/distros).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The package store: builds kept by target and package id (default out/packages).
+    #[arg(long, value_name = "DIR")]
+    pub packages: Option<PathBuf>,
+    /// The release key: signs packages and the image; the board's agent trusts its public half.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
+    /// Stream the package builds' output.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }

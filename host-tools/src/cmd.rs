@@ -1,8 +1,10 @@
 //! One module per subcommand; each returns the run's [`Status`](crate::Status).
 
 pub mod bundle;
+pub mod distro;
 pub mod key;
 pub mod package;
+pub mod repo;
 pub mod sign;
 pub mod verify;
 

@@ -80,6 +80,12 @@ pub enum Error {
     Sandbox(crate::sandbox::SandboxError),
     /// The package image or its file list could not be written.
     Image(crate::pkgimage::ImageError),
+    /// A repository refused, or could not be written or checked.
+    Repo(crate::repo::RepoError),
+    /// A board file is wrong, or names no board.
+    Board(crate::board::BoardError),
+    /// A distro file is wrong.
+    Distro(crate::distro::DistroError),
     /// Some files did not verify; each was reported as it failed.
     VerificationFailed {
         /// Files that failed.
@@ -122,7 +128,9 @@ impl Error {
                 | crate::fetch::FetchError::Mismatch { .. }
                 | crate::fetch::FetchError::TooLarge { .. }
                 | crate::fetch::FetchError::UnknownCommit { .. }
-                | crate::fetch::FetchError::PinKind { .. } => Status::No,
+                | crate::fetch::FetchError::PinKind { .. }
+                | crate::fetch::FetchError::Tree { .. }
+                | crate::fetch::FetchError::Lock { .. } => Status::No,
                 _ => Status::System,
             },
             Error::License(e) => match e {
@@ -131,6 +139,10 @@ impl Error {
             },
             Error::Sandbox(e) => e.status(),
             Error::Image(e) => e.status(),
+            Error::Repo(e) => e.status(),
+            Error::Board(crate::board::BoardError::Io { .. })
+            | Error::Distro(crate::distro::DistroError::Io { .. }) => Status::System,
+            Error::Board(_) | Error::Distro(_) => Status::No,
         }
     }
 }
@@ -169,6 +181,9 @@ impl fmt::Display for Error {
             Error::License(e) => e.fmt(f),
             Error::Sandbox(e) => e.fmt(f),
             Error::Image(e) => e.fmt(f),
+            Error::Repo(e) => e.fmt(f),
+            Error::Board(e) => e.fmt(f),
+            Error::Distro(e) => e.fmt(f),
             Error::VerificationFailed { failed, total } => {
                 write!(f, "{failed} of {total} files failed verification")
             }
@@ -221,5 +236,17 @@ impl From<crate::sandbox::SandboxError> for Error {
 impl From<crate::pkgimage::ImageError> for Error {
     fn from(e: crate::pkgimage::ImageError) -> Self {
         Error::Image(e)
+    }
+}
+
+impl From<crate::board::BoardError> for Error {
+    fn from(e: crate::board::BoardError) -> Self {
+        Error::Board(e)
+    }
+}
+
+impl From<crate::distro::DistroError> for Error {
+    fn from(e: crate::distro::DistroError) -> Self {
+        Error::Distro(e)
     }
 }

@@ -4,9 +4,16 @@
 //! `NANOLIN_SOURCE_CACHE` overrides both) holds:
 //!
 //! ```text
-//! sha256/<64 hex>     a file whose SHA-256 is its name
+//! sha256/<64 hex>     a file whose SHA-256 is its name (also a tree's archive, a crate)
 //! git/<40 hex>.tar    `git archive --format=tar` of that commit (deterministic)
 //! ```
+//!
+//! Two kinds of source are pinned by their content rather than by a hash in the recipe (see
+//! [`crate::recipe`]): a `tree+` source is archived from the files git lists in the work tree
+//! ([`fetch_tree`]; the archive's SHA-256 enters the package id), and a `cargo+` source is the
+//! crates a `Cargo.lock` lists ([`fetch_crates`]), each fetched like any pinned file: from the
+//! cache, else from cargo's own download cache (`$CARGO_HOME/registry/cache`, the same
+//! `.crate` files), else from crates.io, and checked against the checksum the lock records.
 //!
 //! A file enters the cache only whole and only when its hash matches the pin: it is written to
 //! a temporary file beside its entry, hashed while it streams, and renamed into place after
@@ -31,6 +38,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::cargo_lock::{locked_crates, LockError, LockedCrate};
 use crate::recipe::{hex, CommitId, Location, Pin, Place, SourceEntry};
 
 /// Largest source file fetched, in bytes (4 GiB).
@@ -126,8 +134,10 @@ pub enum FetchStep {
     Copy,
     /// Downloading.
     Download,
-    /// Writing the archive of a git commit.
+    /// Writing the archive of a git commit or a work tree.
     Archive,
+    /// Fetching the crates of a lock file: `done` and `total` count crates, not bytes.
+    Crates,
 }
 
 /// How far a fetch is.
@@ -218,6 +228,24 @@ pub enum FetchError {
         /// The entry as written.
         entry: String,
     },
+    /// A `tree+` source could not be listed or archived.
+    Tree {
+        /// The `source` assignment.
+        at: Place,
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+    /// A `cargo+` source's lock file is malformed or names what cannot be fetched.
+    Lock {
+        /// The `source` assignment.
+        at: Place,
+        /// The lock file.
+        lock: PathBuf,
+        /// The fault and its line.
+        error: LockError,
+    },
     /// A file could not be read or written.
     Io {
         /// What we were doing, as a verb phrase.
@@ -301,8 +329,18 @@ impl fmt::Display for FetchError {
             } => write!(f, "{at}: git repository {}: {reason}", repository.display()),
             FetchError::PinKind { at, entry } => write!(
                 f,
-                "{at}: {entry}: a git source is pinned by its commit and any other by sha256: \
-                 fix the pin"
+                "{at}: {entry}: a git source is pinned by its commit, a tree or cargo source by \
+                 its content (SKIP) and any other by sha256: fix the pin"
+            ),
+            FetchError::Tree { at, dir, reason } => {
+                write!(f, "{at}: tree source {}: {reason}", dir.display())
+            }
+            FetchError::Lock { at, lock, error } => write!(
+                f,
+                "{at}: cargo source {}:{}: {}",
+                lock.display(),
+                error.line,
+                error.reason
             ),
             FetchError::Io {
                 action,
@@ -337,7 +375,13 @@ pub fn fetch(
         (Location::Git { repository }, Pin::Commit(commit)) => {
             fetch_git(entry, &recipe_dir.join(repository), commit, cache, progress)
         }
-        (Location::Git { .. }, Pin::Sha256(_)) | (_, Pin::Commit(_)) => Err(FetchError::PinKind {
+        (Location::Tree { dir }, Pin::Content) => {
+            fetch_tree(entry, &recipe_dir.join(dir), cache, progress).map(|(path, _)| path)
+        }
+        (Location::Git { .. }, Pin::Sha256(_))
+        | (_, Pin::Commit(_))
+        | (_, Pin::Content)
+        | (Location::Tree { .. } | Location::CargoLock { .. }, _) => Err(FetchError::PinKind {
             at: entry.place.clone(),
             entry: entry.written.clone(),
         }),
@@ -376,10 +420,12 @@ pub fn fetch(
                     };
                     store(&mut stream, entry, expected, &target, progress)
                 }
-                Location::Git { .. } => Err(FetchError::PinKind {
-                    at: entry.place.clone(),
-                    entry: entry.written.clone(),
-                }),
+                Location::Git { .. } | Location::Tree { .. } | Location::CargoLock { .. } => {
+                    Err(FetchError::PinKind {
+                        at: entry.place.clone(),
+                        entry: entry.written.clone(),
+                    })
+                }
             }
         }
     }
@@ -674,6 +720,273 @@ fn fetch_git(
         total: Some(len),
     });
     finish(partial, &target)
+}
+
+/// The SHA-256 a [`Pin::Content`] source adds to its recipe's package id: its archive's for a
+/// tree (made and cached on the way), its lock file's for a cargo source (whose crates the
+/// lock's checksums pin).
+pub fn content_digest(
+    entry: &SourceEntry,
+    recipe_dir: &Path,
+    cache: &SourceCache,
+) -> Result<[u8; 32], FetchError> {
+    match &entry.location {
+        Location::Tree { dir } => {
+            fetch_tree(entry, &recipe_dir.join(dir), cache, &mut |_| {}).map(|(_, sum)| sum)
+        }
+        Location::CargoLock { lock } => {
+            let lock = recipe_dir.join(lock);
+            sha256_file(&lock).map_err(|e| missing_or_io(entry, &lock, e))
+        }
+        _ => Err(FetchError::PinKind {
+            at: entry.place.clone(),
+            entry: entry.written.clone(),
+        }),
+    }
+}
+
+/// A missing file as [`FetchError::Missing`], any other failure as I/O.
+fn missing_or_io(entry: &SourceEntry, path: &Path, e: io::Error) -> FetchError {
+    match e.kind() {
+        io::ErrorKind::NotFound => FetchError::Missing {
+            at: entry.place.clone(),
+            entry: entry.written.clone(),
+            path: path.to_path_buf(),
+        },
+        _ => FetchError::io("read", path, e),
+    }
+}
+
+/// Archives the files git lists in the work tree `dir` (tracked, and untracked but not
+/// ignored; as they are on disk, committed or not) into the cache: a GNU tar with the paths
+/// sorted, owners 0:0, every time 0 and modes 0644/0755, so the same files give the same
+/// bytes on any machine. Returns the entry and its SHA-256.
+pub fn fetch_tree(
+    entry: &SourceEntry,
+    dir: &Path,
+    cache: &SourceCache,
+    progress: &mut dyn FnMut(FetchProgress),
+) -> Result<(PathBuf, [u8; 32]), FetchError> {
+    let tree_error = |reason: String| FetchError::Tree {
+        at: entry.place.clone(),
+        dir: dir.to_path_buf(),
+        reason,
+    };
+    if !dir.is_dir() {
+        return Err(FetchError::Missing {
+            at: entry.place.clone(),
+            entry: entry.written.clone(),
+            path: dir.to_path_buf(),
+        });
+    }
+    let listed = run_git(git(dir).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]))
+    .map_err(|e| {
+        tree_error(format!(
+            "{e}: a tree source is a directory of a git work tree (git lists its files)"
+        ))
+    })?;
+    let mut files: Vec<&[u8]> = listed
+        .split(|b| *b == 0)
+        .filter(|path| !path.is_empty())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let mut list = Vec::with_capacity(listed.len());
+    for file in files {
+        let path = dir.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(file));
+        // Deleted but still tracked, or a submodule: nothing to archive.
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() || m.file_type().is_symlink() => {
+                list.extend_from_slice(file);
+                list.push(0);
+            }
+            _ => {}
+        }
+    }
+    if list.is_empty() {
+        return Err(tree_error("git lists no files there".into()));
+    }
+
+    let temp_dir = cache.root().join("sha256");
+    fs::create_dir_all(&temp_dir).map_err(|e| FetchError::io("create", &temp_dir, e))?;
+    let mut partial = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(&temp_dir)
+        .map_err(|e| FetchError::io("create a temporary file in", &temp_dir, e))?;
+    progress(FetchProgress {
+        step: FetchStep::Archive,
+        done: 0,
+        total: None,
+    });
+    let mut tar = Command::new("tar")
+        .arg("--create")
+        .arg("--file=-")
+        .arg("--directory")
+        .arg(dir)
+        .args([
+            "--format=gnu",
+            "--no-recursion",
+            "--null",
+            "--files-from=-",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "--mode=u=rwX,go=rX",
+        ])
+        .env("LC_ALL", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| tree_error(format!("unable to run tar: {e}")))?;
+    let mut stdin = tar.stdin.take();
+    // The list is written from another thread: tar writes the archive as it reads the list.
+    let feeder = std::thread::spawn(move || {
+        if let Some(stdin) = stdin.as_mut() {
+            let _ = stdin.write_all(&list);
+        }
+    });
+    let mut hasher = Sha256::new();
+    let mut done = 0u64;
+    if let Some(mut out) = tar.stdout.take() {
+        let mut buf = vec![0u8; BUFFER_LEN];
+        loop {
+            let n = match out.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(FetchError::io("read the archive of", dir, e)),
+            };
+            let chunk = buf.get(..n).unwrap_or_default();
+            hasher.update(chunk);
+            partial
+                .write_all(chunk)
+                .map_err(|e| FetchError::io("write", partial.path(), e))?;
+            done += n as u64;
+        }
+    }
+    let _ = feeder.join();
+    let output = tar
+        .wait_with_output()
+        .map_err(|e| tree_error(format!("unable to run tar: {e}")))?;
+    if !output.status.success() {
+        return Err(tree_error(format!(
+            "tar failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    progress(FetchProgress {
+        step: FetchStep::Archive,
+        done,
+        total: Some(done),
+    });
+    let digest: [u8; 32] = hasher.finalize().into();
+    let target = cache.sha256_entry(&digest);
+    if target.exists() {
+        return Ok((target, digest));
+    }
+    Ok((finish(partial, &target)?, digest))
+}
+
+/// Fetches every crates.io package the lock file `lock` lists into the cache, each checked
+/// against the checksum the lock records: from the cache, else from cargo's download cache,
+/// else from crates.io. Returns each crate with its cache entry, in the lock's order.
+pub fn fetch_crates(
+    entry: &SourceEntry,
+    lock: &Path,
+    cache: &SourceCache,
+    progress: &mut dyn FnMut(FetchProgress),
+) -> Result<Vec<(LockedCrate, PathBuf)>, FetchError> {
+    let text = fs::read_to_string(lock).map_err(|e| missing_or_io(entry, lock, e))?;
+    let crates = locked_crates(&text).map_err(|error| FetchError::Lock {
+        at: entry.place.clone(),
+        lock: lock.to_path_buf(),
+        error,
+    })?;
+    let cargo_caches = cargo_download_caches();
+    let total = crates.len() as u64;
+    let mut fetched = Vec::with_capacity(crates.len());
+    for (index, krate) in crates.into_iter().enumerate() {
+        progress(FetchProgress {
+            step: FetchStep::Crates,
+            done: index as u64,
+            total: Some(total),
+        });
+        let url = krate.url();
+        let crate_entry = SourceEntry {
+            written: url.clone(),
+            location: Location::Url(url),
+            file_name: krate.file_name(),
+            place: entry.place.clone(),
+        };
+        let target = cache.sha256_entry(&krate.checksum);
+        let quiet = &mut |_| {};
+        let mut path = None;
+        if cached_file_matches(&target, &krate.checksum, quiet)? {
+            path = Some(target.clone());
+        }
+        for dir in &cargo_caches {
+            if path.is_some() {
+                break;
+            }
+            let local = dir.join(krate.file_name());
+            let Ok(file) = File::open(&local) else {
+                continue;
+            };
+            let mut stream = Stream {
+                total: file.metadata().ok().map(|m| m.len()),
+                reader: file,
+                step: FetchStep::Copy,
+                origin: &local,
+            };
+            // A copy that does not match is skipped: crates.io has the right one.
+            if let Ok(stored) = store(&mut stream, &crate_entry, &krate.checksum, &target, quiet) {
+                path = Some(stored);
+            }
+        }
+        let path = match path {
+            Some(path) => path,
+            None => fetch(
+                &crate_entry,
+                &Pin::Sha256(krate.checksum),
+                Path::new("."),
+                cache,
+                quiet,
+            )?,
+        };
+        fetched.push((krate, path));
+    }
+    progress(FetchProgress {
+        step: FetchStep::Crates,
+        done: total,
+        total: Some(total),
+    });
+    Ok(fetched)
+}
+
+/// cargo's download caches: `$CARGO_HOME/registry/cache/*/` (`CARGO_HOME` defaults to
+/// `~/.cargo`), where it keeps the `.crate` files it fetched.
+fn cargo_download_caches() -> Vec<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(home) = home else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = fs::read_dir(home.join("registry/cache"))
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
 }
 
 #[cfg(test)]

@@ -193,3 +193,12 @@ impl NewKeyPair<'_> {
         Ok(key_number)
     }
 }
+
+/// The text of a public key file (signify's two lines) for `key`, with `comment` on its first
+/// line (`untrusted comment: COMMENT`).
+pub fn public_key_text(key: PublicKey, comment: &str) -> Result<Vec<u8>, Error> {
+    let file = PublicKeyFile { comment, key };
+    let mut text = vec![0u8; file.buffer_len()];
+    file.emit(&mut text)?;
+    Ok(text)
+}

@@ -3,17 +3,25 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod board;
+pub mod bootfs;
 pub mod bundling;
+pub mod cargo_lock;
 pub mod cli;
 pub mod cmd;
+pub mod disk;
+pub mod distro;
 pub mod error;
 pub mod fetch;
+pub mod initramfs;
+pub mod kernel;
 pub mod keyfile;
 pub mod license;
 pub mod minisign;
 pub mod passphrase;
 pub mod pkgimage;
 pub mod recipe;
+pub mod repo;
 pub mod sandbox;
 pub mod signing;
 pub mod verifying;

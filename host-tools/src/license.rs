@@ -17,6 +17,7 @@
 //! creation time given by the caller (`SOURCE_DATE_EPOCH`).
 
 mod compare;
+pub mod compiled;
 mod detect;
 mod expression;
 mod scan;
@@ -179,6 +180,8 @@ pub struct ScanStats {
     pub file_limit_reached: bool,
     /// License files not compared for being past [`limits::MAX_LICENSE_FILES`].
     pub license_files_not_compared: usize,
+    /// Files with findings left out by [`Scan::retain`] as not part of what was built.
+    pub files_left_out: usize,
 }
 
 /// What [`scan`] found in a source tree. Every list is sorted.
@@ -194,6 +197,23 @@ pub struct Scan {
     pub files: Vec<FileDigest>,
     /// What was read and left out.
     pub stats: ScanStats,
+}
+
+impl Scan {
+    /// Keeps only the findings in files (paths relative to the source root) for which `keep`
+    /// is true: a build that used part of its sources (a cargo build, see [`compiled`]) is
+    /// reported for that part. Counts the files left out.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        let before = self.files.len();
+        self.files.retain(|f| keep(&f.file));
+        self.stats.files_left_out += before - self.files.len();
+        self.tags.retain(|t| keep(&t.place.file));
+        self.license_files.retain(|l| keep(&l.file));
+        for holder in &mut self.holders {
+            holder.statements.retain(|s| keep(&s.place.file));
+        }
+        self.holders.retain(|h| !h.statements.is_empty());
+    }
 }
 
 /// What is wrong with a license expression.

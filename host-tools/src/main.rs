@@ -14,6 +14,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(args),
         Command::Bundle(command) => cmd::bundle::run(command),
         Command::Package(command) => cmd::package::run(command),
+        Command::Distro(command) => cmd::distro::run(command),
+        Command::Repo(command) => cmd::repo::run(command),
     };
     let status = result.unwrap_or_else(|e| {
         eprintln!("nanolin: {e}");

@@ -29,9 +29,18 @@
 //!   LOCATION; for git, the repository's name without `.git`, unpacked as a directory). A
 //!   LOCATION is a path relative to the recipe's directory, an `http://` or `https://` URL, or
 //!   `git+PATH_OR_URL#commit=SHA1`: a local git repository (a path, or a `file://` URL) taken
-//!   at that full 40-hex commit.
+//!   at that full 40-hex commit. Two more kinds serve recipes that ship inside the tree they
+//!   build (Nanolin's own `init` and agent), the way Nix takes `src = ./.`:
+//!   - `tree+PATH::NAME`: the files git lists in the work tree at PATH (tracked and untracked
+//!     but not ignored, as they are now, committed or not), archived deterministically;
+//!   - `cargo+PATH/Cargo.lock` (saved as `vendor` unless named): every crates.io package the
+//!     lock file lists, each pinned by the checksum the lock records, unpacked as a cargo
+//!     vendor directory, with `$HOME/.cargo/config.toml` in the build directory pointing
+//!     cargo at it, so `cargo build --offline --locked` needs no network.
 //! - **`sha256sums`** has one entry per source, in order: 64 hex digits, or `SKIP` for a git
-//!   source (pinned by its commit) and only for one. An empty source list has no sums.
+//!   source (pinned by its commit), a tree or a lock file (pinned by their content, which is
+//!   hashed when fetched and enters the package id), and only for those. An empty source list
+//!   has no sums.
 //! - **Required**: `name` (`[a-z0-9][a-z0-9+._-]*`), `version` (not empty; no `-`, which
 //!   separates the parts of a package id, no `/`, blanks or control characters), `release` (a
 //!   whole number from 1), `license` (an SPDX expression, kept as text here), `source` and
@@ -47,8 +56,11 @@
 //!
 //! **Package id**: `name-version-HASH`, where HASH is the first 16 hex digits of
 //! SHA-256(recipe bytes ‖ for each dependency, `depends` then `makedepends` in the order
-//! written: its package id ‖ `"\n"`). Change one byte of a recipe, or anything a dependency is
-//! built from, and the id changes; the same files give the same id on any machine.
+//! written: its package id ‖ `"\n"`). A recipe with `tree+` or `cargo+` sources also hashes,
+//! after its bytes and before the dependencies, `"content "` ‖ hex SHA-256 of each such
+//! source's content ‖ `"\n"` in source order (see [`Recipe::content_digests`]). Change one byte
+//! of a recipe, of a tree it builds, or of anything a dependency is built from, and the id
+//! changes; the same files give the same id on any machine.
 //! [`package_ids`] resolves the dependencies among a set of recipes.
 
 use std::collections::{BTreeMap, HashMap};
@@ -131,6 +143,9 @@ pub enum Pin {
     Sha256([u8; 32]),
     /// The commit of a git repository.
     Commit(CommitId),
+    /// The source's own content, hashed when it is fetched: that hash enters the package id
+    /// (a `tree+` or `cargo+` source).
+    Content,
 }
 
 impl fmt::Display for Pin {
@@ -138,6 +153,7 @@ impl fmt::Display for Pin {
         match self {
             Pin::Sha256(sum) => write!(f, "sha256 {}", hex(sum)),
             Pin::Commit(commit) => write!(f, "commit {commit}"),
+            Pin::Content => f.write_str("its content"),
         }
     }
 }
@@ -154,6 +170,16 @@ pub enum Location {
     Git {
         /// The repository.
         repository: PathBuf,
+    },
+    /// The files git lists in a work tree (relative to the recipe's directory), as they are.
+    Tree {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The crates.io packages a `Cargo.lock` (relative to the recipe's directory) lists.
+    CargoLock {
+        /// The lock file.
+        lock: PathBuf,
     },
 }
 
@@ -223,7 +249,11 @@ pub struct Recipe {
     pub makedepends: Vec<String>,
     /// Whether the recipe has a `build()` function.
     pub has_build: bool,
+    /// The SHA-256 of each [`Pin::Content`] source's content, in source order, once the
+    /// sources are fetched (empty until then): [`Recipe::package_id`] hashes them.
+    pub content_digests: Vec<[u8; 32]>,
     name_position: Position,
+    license_position: Position,
     depends_position: Position,
     makedepends_position: Position,
 }
@@ -515,7 +545,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// `N` bytes from exactly `2 * N` hex digits (either case).
-fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+pub(crate) fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     let digits = text.as_bytes();
     if digits.len() != 2 * N {
         return None;
@@ -610,7 +640,25 @@ fn parse_source_entry(entry: &str) -> Result<(Location, String, Option<CommitId>
     if location.is_empty() {
         return Err("no location before `::`: write LOCATION::NAME");
     }
-    let (location, default_name, commit) = if let Some(git) = location.strip_prefix("git+") {
+    let (location, default_name, commit) = if let Some(dir) = location.strip_prefix("tree+") {
+        if dir.is_empty() || dir.starts_with('/') || scheme(dir).is_some() {
+            return Err(
+                "a tree source is a directory relative to the recipe's: write tree+PATH::NAME",
+            );
+        }
+        let location = Location::Tree {
+            dir: PathBuf::from(dir),
+        };
+        (location, last_part(dir).filter(|n| *n != ".."), None)
+    } else if let Some(lock) = location.strip_prefix("cargo+") {
+        if !(lock == "Cargo.lock" || lock.ends_with("/Cargo.lock")) || lock.starts_with('/') {
+            return Err("a cargo source names a Cargo.lock relative to the recipe's directory: write cargo+PATH/Cargo.lock");
+        }
+        let location = Location::CargoLock {
+            lock: PathBuf::from(lock),
+        };
+        (location, Some("vendor"), None)
+    } else if let Some(git) = location.strip_prefix("git+") {
         let Some((repository, fragment)) = git.split_once('#') else {
             return Err("a git source is pinned by a full commit: add #commit=<40 hex digits>");
         };
@@ -784,7 +832,9 @@ impl Recipe {
             depends,
             makedepends,
             has_build: has_function("build"),
+            content_digests: Vec::new(),
             name_position,
+            license_position,
             depends_position,
             makedepends_position,
         })
@@ -801,6 +851,11 @@ impl Recipe {
             .iter()
             .chain(&self.makedepends)
             .map(String::as_str)
+    }
+
+    /// The line of the `license=` assignment (for errors about the expression).
+    pub fn license_line(&self) -> usize {
+        self.license_position.line as usize
     }
 
     /// Each dependency with the place of the assignment that names it.
@@ -827,6 +882,11 @@ impl Recipe {
     ) -> PackageId {
         let mut hasher = Sha256::new();
         hasher.update(self.text.as_bytes());
+        for digest in &self.content_digests {
+            hasher.update(b"content ");
+            hasher.update(hex(digest).as_bytes());
+            hasher.update(b"\n");
+        }
         for id in dependency_ids {
             hasher.update(id.as_str().as_bytes());
             hasher.update(b"\n");
@@ -928,6 +988,7 @@ fn sources(
             sum: sum.to_string(),
             reason,
         };
+        let by_content = matches!(location, Location::Tree { .. } | Location::CargoLock { .. });
         let pin =
             match (commit, sum) {
                 (Some(commit), "SKIP") => Pin::Commit(commit),
@@ -936,9 +997,13 @@ fn sources(
                         "a git source is pinned by its commit: write SKIP in its place",
                     ))
                 }
+                (None, "SKIP") if by_content => Pin::Content,
+                (None, _) if by_content => return Err(bad_sum(
+                    "a tree or cargo source is pinned by its content, hashed into the package id: write SKIP in its place",
+                )),
                 (None, "SKIP") => return Err(bad_sum(
-                    "only a git source (pinned by its commit) may be SKIP: give the file's sha256 \
-                     (sha256sum FILE)",
+                    "only a git source (pinned by its commit), a tree or a cargo source may be \
+                     SKIP: give the file's sha256 (sha256sum FILE)",
                 )),
                 (None, sum) => Pin::Sha256(
                     parse_hex::<32>(sum)

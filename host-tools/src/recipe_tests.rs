@@ -647,3 +647,56 @@ fn hex_round_trips() {
         Some(COMMIT)
     );
 }
+
+#[test]
+fn tree_and_cargo_sources_are_pinned_by_their_content() {
+    let text = MINIMAL.replace(
+        "package()",
+        "source=\"tree+..::nanolin cargo+../Cargo.lock\"\nsha256sums=\"SKIP SKIP\"\npackage()",
+    );
+    let recipe = parse_ok(&text);
+    assert_eq!(recipe.sources.len(), 2);
+    let (tree, lock) = (&recipe.sources[0], &recipe.sources[1]);
+    assert_eq!(tree.entry.location, Location::Tree { dir: "..".into() });
+    assert_eq!(tree.entry.file_name, "nanolin");
+    assert_eq!(tree.pin, Pin::Content);
+    assert_eq!(
+        lock.entry.location,
+        Location::CargoLock {
+            lock: "../Cargo.lock".into()
+        }
+    );
+    assert_eq!(lock.entry.file_name, "vendor");
+    assert_eq!(lock.pin, Pin::Content);
+
+    // Their content enters the id: the same recipe with other content has another id.
+    let mut other = recipe.clone();
+    other.content_digests = vec![[1; 32], [2; 32]];
+    let mut again = recipe.clone();
+    again.content_digests = vec![[1; 32], [2; 32]];
+    assert_ne!(recipe.package_id([]), other.package_id([]));
+    assert_eq!(other.package_id([]), again.package_id([]));
+    again.content_digests[1] = [3; 32];
+    assert_ne!(other.package_id([]), again.package_id([]));
+}
+
+#[test]
+fn tree_and_cargo_sources_are_refused_when_misused() {
+    let with = |source: &str, sums: &str| {
+        error(&MINIMAL.replace(
+            "package()",
+            &format!("source=\"{source}\"\nsha256sums=\"{sums}\"\npackage()"),
+        ))
+        .to_string()
+    };
+    let e = with("tree+..::nanolin", SUM_A);
+    assert!(e.contains("pinned by its content"), "{e}");
+    let e = with("tree+..", "SKIP");
+    assert!(e.contains("NAME"), "{e}");
+    let e = with("tree+/srv/tree::x", "SKIP");
+    assert!(e.contains("relative"), "{e}");
+    let e = with("cargo+../Cargo.toml", "SKIP");
+    assert!(e.contains("Cargo.lock"), "{e}");
+    let e = with("hello.c", "SKIP");
+    assert!(e.contains("tree or a cargo source may be SKIP"), "{e}");
+}

@@ -21,3 +21,7 @@ bash tests/bench/init.sh
 echo
 echo "== install: a 1 GiB image and a 1 % delta against RAUC, SWUpdate and casync"
 bash tests/bench/install.sh
+
+echo
+echo "== packages: building the shipped recipes, cold and warm; package ids of 10,000 recipes"
+bash tests/bench/packages.sh

@@ -167,7 +167,7 @@ fn hello_builds_reproducibly_and_peers_read_its_outputs() {
         "{report}"
     );
     // pyspdxtools validates the SPDX document.
-    if let Some(tool) = pyspdxtools() {
+    if let Some(tool) = common::pyspdxtools() {
         run_in(
             d,
             &tool,
@@ -176,18 +176,6 @@ fn hello_builds_reproducibly_and_peers_read_its_outputs() {
         )
         .ok();
     }
-}
-
-fn pyspdxtools() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("pyspdxtools"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() && std::env::var_os("CI").is_some() {
-        panic!("pyspdxtools is not installed: pip install spdx-tools (./nanolin test installs it)");
-    }
-    found
 }
 
 #[test]
@@ -230,7 +218,7 @@ fn bad_recipes_are_refused_and_nothing_is_written() {
     let cases: Vec<(&str, String, Option<String>, &str)> = vec![
         ("missing source", good.replace("hello/LICENSE", "hello/NOTICE"), None, "NOTICE"),
         ("syntax error", good.replace("name=hello", "name=hel lo"), None, "hello.rcp:2:"),
-        ("unknown SPDX id", good.replace("license=MIT", "license=MITT"), None, "MITT"),
+        ("unknown SPDX id", good.replace("license=MIT", "license=MITT"), None, "hello.rcp:7: license `MITT`"),
         (
             "dependency cycle",
             good.replace("depends=\"\"", "depends=\"other\"").replace("source=", "depends=other\nsource="),

@@ -165,7 +165,9 @@ fn pin_text(pin: &nanolin_host::recipe::Pin) -> String {
         nanolin_host::recipe::Pin::Sha256(_) => {
             pin.to_string().trim_start_matches("sha256 ").to_string()
         }
-        nanolin_host::recipe::Pin::Commit(_) => "SKIP".to_string(),
+        nanolin_host::recipe::Pin::Commit(_) | nanolin_host::recipe::Pin::Content => {
+            "SKIP".to_string()
+        }
     }
 }
 

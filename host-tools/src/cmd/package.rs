@@ -14,14 +14,15 @@ use std::process::Command;
 
 use nanolin_core::version::ReleaseVersion;
 
-use crate::cli::{PackageBuildArgs, PackageCommand};
+use crate::cli::{PackageBuildArgs, PackageCommand, PackageIdArgs};
 use crate::cmd::open_secret_key;
 use crate::error::{Error, Status};
-use crate::fetch::{fetch, FetchProgress, FetchStep, SourceCache};
+use crate::fetch::{content_digest, fetch, fetch_crates, FetchProgress, FetchStep, SourceCache};
+use crate::license::compiled::CompiledCrates;
 use crate::license::{check_expression, report_text, scan, spdx_json, PackageInfo};
 use crate::pkgimage::{write_image, write_list};
-use crate::recipe::{package_ids, Location, Recipe};
-use crate::sandbox::Sandbox;
+use crate::recipe::{package_ids, Location, Pin, Recipe, SourceEntry};
+use crate::sandbox::{Sandbox, BUILD_DIR};
 use crate::signing::{
     default_trusted_comment, sign_file, signature_file_text, signing_time, verify_with_comment,
 };
@@ -30,7 +31,70 @@ use crate::signing::{
 pub fn run(command: PackageCommand) -> Result<Status, Error> {
     match command {
         PackageCommand::Build(args) => build(args),
+        PackageCommand::Id(args) => print_ids(args),
     }
+}
+
+/// The `*.rcp` files of `dir`, sorted.
+fn recipes_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rcp"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// `nanolin package id`: the ids of a directory's recipes, or of the recipes given (each
+/// read with the recipes beside it, which its dependencies are among).
+fn print_ids(args: PackageIdArgs) -> Result<Status, Error> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("recipes")]
+    } else {
+        args.paths
+    };
+    let cache = SourceCache::from_env()?;
+    // Whole directories, and single recipes by their canonical paths.
+    let mut whole: Vec<PathBuf> = Vec::new();
+    let mut wanted: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for path in &paths {
+        if path.is_dir() {
+            dirs.push(path.clone());
+            whole.push(path.clone());
+        } else {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            dirs.push(dir);
+            wanted.insert(fs::canonicalize(path).map_err(|e| Error::io("read", path, e))?);
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    let mut out = String::new();
+    for dir in dirs {
+        let mut recipes = recipes_in(&dir)?
+            .iter()
+            .map(|p| Recipe::load(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        hash_contents(&mut recipes, &cache)?;
+        let ids = package_ids(&recipes)?;
+        let all = whole.contains(&dir);
+        for recipe in &recipes {
+            let listed = all || fs::canonicalize(&recipe.path).is_ok_and(|p| wanted.contains(&p));
+            if let (true, Some(id)) = (listed, ids.get(&recipe.name)) {
+                out.push_str(&format!("{} {id}\n", recipe.name));
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .map_err(|e| Error::io("write", Path::new("standard output"), e))?;
+    Ok(Status::Success)
 }
 
 /// Says what is happening: a line per step.
@@ -51,24 +115,96 @@ fn target_env(target: &str) -> Result<Vec<(String, String)>, Error> {
             )))
         }
     };
-    Ok(vec![
-        ("CARCH".into(), carch.into()),
-        ("CHOST".into(), target.into()),
-        ("CC".into(), cc.into()),
-    ])
+    let mut env = vec![
+        ("CARCH".to_string(), carch.to_string()),
+        ("CHOST".to_string(), target.to_string()),
+        ("CC".to_string(), cc.to_string()),
+    ];
+    // Recipes that build Rust use the host's toolchain, read-only: its real binaries, not
+    // rustup's proxies (which would look for their settings in the sandbox's $HOME).
+    if let Some(bin) = rust_toolchain_bin() {
+        env.push((
+            "PATH".into(),
+            format!("{}:{}", crate::sandbox::PATH, bin.display()),
+        ));
+    }
+    Ok(env)
+}
+
+/// The `bin` directory of the Rust toolchain `rustc` on our `PATH` runs, if there is one.
+fn rust_toolchain_bin() -> Option<PathBuf> {
+    let output = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sysroot = String::from_utf8(output.stdout).ok()?;
+    let bin = Path::new(sysroot.trim()).join("bin");
+    (output.status.success() && bin.join("cargo").exists()).then_some(bin)
+}
+
+/// Sets each recipe's [`Recipe::content_digests`] (its `tree+` and `cargo+` sources hashed),
+/// so its package id covers them.
+fn hash_contents(recipes: &mut [Recipe], cache: &SourceCache) -> Result<(), Error> {
+    for recipe in recipes {
+        let mut digests = Vec::new();
+        for source in recipe.sources.iter().filter(|s| s.pin == Pin::Content) {
+            digests.push(content_digest(&source.entry, recipe.dir(), cache)?);
+        }
+        recipe.content_digests = digests;
+    }
+    Ok(())
+}
+
+/// The cargo configuration a `cargo+` source's build directory gets in `$HOME/.cargo`: the
+/// vendored crates stand in for crates.io, and cargo never goes to the network.
+fn cargo_config(vendor: &str) -> String {
+    format!(
+        "# Written by nanolin package build: crates come from the vendored sources only.\n\
+         [source.crates-io]\nreplace-with = \"nanolin-vendored\"\n\n\
+         [source.nanolin-vendored]\ndirectory = \"{BUILD_DIR}/{vendor}\"\n\n\
+         [net]\noffline = true\n"
+    )
+}
+
+/// Unpacks a lock file's crates into `src/NAME` as a cargo vendor directory (each crate in
+/// `NAME-VERSION/` with the `.cargo-checksum.json` cargo checks against the lock) and points
+/// cargo at it from `src/.cargo/config.toml`.
+fn vendor_crates(
+    entry: &SourceEntry,
+    lock: &Path,
+    cache: &SourceCache,
+    src: &Path,
+) -> Result<(), Error> {
+    let name = &entry.file_name;
+    let crates = fetch_crates(entry, lock, cache, &mut progress_printer(name.clone()))?;
+    let vendor = src.join(name);
+    for (krate, path) in &crates {
+        untar(path, &vendor)?;
+        let checksum = vendor
+            .join(format!("{}-{}", krate.name, krate.version))
+            .join(".cargo-checksum.json");
+        let text = format!(
+            "{{\"files\":{{}},\"package\":\"{}\"}}",
+            krate.checksum_hex()
+        );
+        fs::write(&checksum, text).map_err(|e| Error::io("write", &checksum, e))?;
+    }
+    let config_dir = src.join(".cargo");
+    fs::create_dir_all(&config_dir).map_err(|e| Error::io("create", &config_dir, e))?;
+    let config = config_dir.join("config.toml");
+    fs::write(&config, cargo_config(name)).map_err(|e| Error::io("write", &config, e))?;
+    eprintln!("    {name}: {} crates vendored", crates.len());
+    Ok(())
 }
 
 /// Every recipe in `dir` (for the ids of dependencies).
 fn sibling_recipes(recipe: &Recipe) -> Result<Vec<Recipe>, Error> {
-    let dir = recipe.dir();
     let mut recipes = vec![recipe.clone()];
-    let entries = fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rcp") && *p != recipe.path)
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in recipes_in(recipe.dir())? {
+        if path == recipe.path {
+            continue;
+        }
         let other = Recipe::load(&path)?;
         if other.name != recipe.name {
             recipes.push(other);
@@ -105,12 +241,38 @@ fn untar(archive: &Path, into: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Unpacks the files of a Debian binary package into `into` (its control files are left out).
+fn unpack_deb(deb: &Path, into: &Path) -> Result<(), Error> {
+    let output = Command::new("dpkg-deb")
+        .arg("--extract")
+        .arg(deb)
+        .arg(into)
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Refused(format!(
+                "{}: unpacking a .deb source needs dpkg-deb: install dpkg",
+                deb.display()
+            )),
+            _ => Error::io("run dpkg-deb on", deb, e),
+        })?;
+    if !output.status.success() {
+        return Err(Error::Refused(format!(
+            "{}: dpkg-deb could not unpack it ({}): {}",
+            deb.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
 fn step_name(step: FetchStep) -> &'static str {
     match step {
         FetchStep::Verify => "checking the cached copy",
         FetchStep::Copy => "copying into the cache",
         FetchStep::Download => "downloading",
-        FetchStep::Archive => "archiving the commit",
+        FetchStep::Archive => "archiving",
+        FetchStep::Crates => "fetching its crates",
     }
 }
 
@@ -146,44 +308,88 @@ struct Outputs {
 }
 
 fn build(args: PackageBuildArgs) -> Result<Status, Error> {
-    let recipe = Recipe::load(&args.recipe)?;
-    step(&format!(
-        "{} {}-{}: reading recipes",
-        recipe.name, recipe.version, recipe.release
-    ));
-    let recipes = sibling_recipes(&recipe)?;
-    let ids = package_ids(&recipes)?;
-    let id = ids
-        .get(&recipe.name)
-        .cloned()
-        .ok_or_else(|| Error::Refused(format!("no package id for {}", recipe.name)))?;
-    let declared = check_expression(&recipe.license)?;
-    eprintln!("    package id {id}");
-    let epoch = signing_time();
-    let version = ReleaseVersion::from_unix(epoch)
-        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH {epoch}: {e}")))?;
-    let env = match &args.target {
-        Some(t) => target_env(t)?,
-        None => Vec::new(),
-    };
     let key = if args.key.secret_key.is_some() {
         Some(open_secret_key(args.key)?)
     } else {
         None
     };
+    let out = args.output.unwrap_or_else(|| PathBuf::from("out/packages"));
+    build_recipe(
+        &args.recipe,
+        args.target.as_deref(),
+        key.as_ref(),
+        &out,
+        args.verbose,
+    )?;
+    Ok(Status::Success)
+}
 
+/// A package a build wrote.
+#[derive(Debug, Clone)]
+pub struct BuiltPackage {
+    /// Its package id.
+    pub id: String,
+    /// The recipe's name and version.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// The files written into the output directory: `.img`, `.lst`, `.licenses.txt`,
+    /// `.spdx.json`, and `.img.sig` when signed.
+    pub files: Vec<PathBuf>,
+}
+
+impl BuiltPackage {
+    /// The written file whose name ends with `ext` (`.img`, `.lst`…).
+    pub fn file(&self, ext: &str) -> Option<&Path> {
+        self.files
+            .iter()
+            .find(|f| f.to_string_lossy().ends_with(ext))
+            .map(PathBuf::as_path)
+    }
+}
+
+/// The package id of the recipe at `path`, read with the recipes beside it.
+pub fn recipe_id(path: &Path) -> Result<(Recipe, String), Error> {
+    let recipe = Recipe::load(path)?;
+    let cache = SourceCache::from_env()?;
+    let mut recipes = sibling_recipes(&recipe)?;
+    hash_contents(&mut recipes, &cache)?;
+    let ids = package_ids(&recipes)?;
+    let id = ids
+        .get(&recipe.name)
+        .map(ToString::to_string)
+        .ok_or_else(|| Error::Refused(format!("no package id for {}", recipe.name)))?;
+    Ok((recipes.swap_remove(0), id))
+}
+
+/// Builds the recipe at `path` for `target` (the host's when `None`), signs the image with
+/// `key` when given, and moves the outputs into `out` once they all exist.
+pub fn build_recipe(
+    path: &Path,
+    target: Option<&str>,
+    key: Option<&(crate::keyfile::SigningKey, PathBuf)>,
+    out: &Path,
+    verbose: bool,
+) -> Result<BuiltPackage, Error> {
+    let (recipe, id) = recipe_id(path)?;
+    step(&format!(
+        "{} {}-{}: package id {id}",
+        recipe.name, recipe.version, recipe.release
+    ));
+    let cache = SourceCache::from_env()?;
+    let declared =
+        check_expression(&recipe.license).map_err(|e| e.at(&recipe.path, recipe.license_line()))?;
+    let epoch = signing_time();
+    let version = ReleaseVersion::from_unix(epoch)
+        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH {epoch}: {e}")))?;
+    let env = match target {
+        Some(t) => target_env(t)?,
+        None => Vec::new(),
+    };
     let work = std::env::temp_dir().join(format!("nanolin-build-{}-{}", id, std::process::id()));
     let _ = fs::remove_dir_all(&work);
     let result = build_in(
-        &recipe,
-        &id.to_string(),
-        declared,
-        epoch,
-        &env,
-        args.verbose,
-        key.as_ref(),
-        &work,
-        &version,
+        &recipe, &cache, &id, declared, epoch, &env, verbose, key, &work, &version,
     );
     let outputs = match result {
         Ok(o) => o,
@@ -195,9 +401,9 @@ fn build(args: PackageBuildArgs) -> Result<Status, Error> {
             return Err(e);
         }
     };
-    let out = args.output.unwrap_or_else(|| PathBuf::from("out/packages"));
-    fs::create_dir_all(&out).map_err(|e| Error::io("create", &out, e))?;
+    fs::create_dir_all(out).map_err(|e| Error::io("create", out, e))?;
     step(&format!("writing into {}", out.display()));
+    let mut files = Vec::new();
     for (file, size) in &outputs.files {
         let name = file.file_name().map(PathBuf::from).unwrap_or_default();
         let target = out.join(&name);
@@ -205,14 +411,21 @@ fn build(args: PackageBuildArgs) -> Result<Status, Error> {
             .or_else(|_| fs::copy(file, &target).map(|_| ()))
             .map_err(|e| Error::io("move into place", &target, e))?;
         eprintln!("    {:<56} {size:>10} bytes", target.display());
+        files.push(target);
     }
     let _ = fs::remove_dir_all(&work);
-    Ok(Status::Success)
+    Ok(BuiltPackage {
+        id,
+        name: recipe.name,
+        version: recipe.version,
+        files,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
 fn build_in(
     recipe: &Recipe,
+    cache: &SourceCache,
     id: &str,
     declared: crate::license::Expression,
     epoch: u64,
@@ -227,23 +440,28 @@ fn build_in(
         fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     }
     step("fetching sources");
-    let cache = SourceCache::from_env()?;
     for source in &recipe.sources {
         let name = source.entry.file_name.clone();
+        if let Location::CargoLock { lock } = &source.entry.location {
+            vendor_crates(&source.entry, &recipe.dir().join(lock), cache, &src)?;
+            continue;
+        }
         let entry = fetch(
             &source.entry,
             &source.pin,
             recipe.dir(),
-            &cache,
+            cache,
             &mut progress_printer(name.clone()),
         )?;
         match &source.entry.location {
-            Location::Git { .. } => untar(&entry, &src.join(&name))?,
+            Location::Git { .. } | Location::Tree { .. } => untar(&entry, &src.join(&name))?,
             _ => {
                 let copy = src.join(&name);
                 fs::copy(&entry, &copy).map_err(|e| Error::io("copy", &copy, e))?;
                 if is_archive(&name) {
                     untar(&copy, &src)?;
+                } else if let Some(stem) = name.strip_suffix(".deb") {
+                    unpack_deb(&copy, &src.join(stem))?;
                 }
             }
         }
@@ -271,6 +489,15 @@ fn build_in(
         verbose,
     };
     sandbox.run(&["/bin/sh", "-e", "-c", script])?;
+    let mut scanned = scanned;
+    if let Some(compiled) = CompiledCrates::read(&src, BUILD_DIR) {
+        scanned.retain(|file| compiled.keeps(file));
+        eprintln!(
+            "    license report: the {} crates cargo compiled ({} files of other sources left out)",
+            compiled.len(),
+            scanned.stats.files_left_out
+        );
+    }
 
     step("writing the image, its file list and the license reports");
     let base = format!(

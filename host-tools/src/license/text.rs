@@ -175,6 +175,16 @@ pub fn report_text(package: &PackageInfo, scan: &Scan) -> String {
             s.files_scanned, s.binary_files, s.special_files
         ),
     );
+    if s.files_left_out > 0 {
+        line(
+            o,
+            format_args!(
+                "  {} files with findings left out: sources the build did not compile (tests, \
+                 tools, crates for other targets)",
+                s.files_left_out
+            ),
+        );
+    }
     if s.truncated_files > 0 {
         line(
             o,

@@ -190,3 +190,16 @@ pub fn scratch() -> tempfile::TempDir {
 pub fn nanolin(dir: &Path, args: &[&str]) -> Run {
     run_in(dir, &host_bin("nanolin"), args, "")
 }
+
+/// `pyspdxtools` (pip package spdx-tools) when installed; in CI its absence is a failure.
+pub fn pyspdxtools() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("pyspdxtools"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!("pyspdxtools is not installed: pip install spdx-tools (./nanolin test installs it)");
+    }
+    found
+}

@@ -1,0 +1,243 @@
+//! Unit tests of `bootfs`: the boot state of each backend read back with the core's codecs,
+//! the scripts' logic as text, the U-Boot default environment found in a binary. The peer
+//! tools (mkimage, fw_printenv, grub-editenv) check the files in
+//! tests/tests/kernel_boot_files.rs.
+
+use std::path::{Path, PathBuf};
+
+use nanolin_core::boot_record;
+use nanolin_core::grub_env::GrubEnv;
+use nanolin_core::uboot_env::{current, EnvCopy};
+
+use super::*;
+
+fn board(name: &str) -> Board {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../boards");
+    Board::find(&dir, name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn inputs<'a>(dir: &'a Path, defaults: Option<&'a [(String, String)]>) -> BootInputs<'a> {
+    BootInputs {
+        kernel: dir,
+        initramfs: dir,
+        dtb: None,
+        tries: 3,
+        uboot_default_env: defaults,
+        source_date_epoch: 1_700_000_000,
+    }
+}
+
+#[test]
+fn the_native_board_gets_both_record_copies_in_its_raw_boot_partition() {
+    let b = board("qemu-aarch64-virt");
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let files = boot_files(&b, &inputs(dir.path(), None), &tree).unwrap();
+    assert_eq!(files.tree, None);
+    assert!(!tree.exists(), "a raw boot partition has no tree");
+    let raw = files.raw.unwrap();
+    let boot = b.layout.partition(Role::Boot).unwrap();
+    assert_eq!(raw.disk_offset, boot.start_bytes());
+    assert_eq!(raw.bytes.len(), REGION_LEN);
+    let (record, copy) = boot_record::read(&raw.bytes).unwrap();
+    assert_eq!(copy, 0);
+    assert_eq!(record.state, BootState::new(3));
+    assert_eq!(record.state.next_boot(), Some(BootSlot::A));
+    // Both copies are valid.
+    let (first, second) = raw.bytes.split_at(boot_record::COPY_LEN);
+    assert_eq!(BootRecord::parse_copy(first).unwrap(), record);
+    assert_eq!(BootRecord::parse_copy(second).unwrap(), record);
+}
+
+#[test]
+fn tries_outside_one_to_nine_are_refused() {
+    let b = board("qemu-aarch64-virt");
+    let dir = tempfile::tempdir().unwrap();
+    for tries in [0, 10] {
+        let mut i = inputs(dir.path(), None);
+        i.tries = tries;
+        let err = boot_files(&b, &i, dir.path()).unwrap_err();
+        assert!(
+            matches!(err, BootfsError::BadTries(t) if t == tries),
+            "{err}"
+        );
+    }
+}
+
+fn defaults() -> Vec<(String, String)> {
+    vec![
+        ("bootcmd".into(), "run distro_bootcmd".into()),
+        ("kernel_addr_r".into(), "0x00080000".into()),
+        ("BOOT_A_LEFT".into(), "9".into()),
+    ]
+}
+
+#[test]
+fn the_uboot_environment_is_the_default_one_with_the_slot_variables() {
+    let vars = uboot_vars(&defaults(), &BootState::new(2));
+    assert_eq!(
+        vars.iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>(),
+        [
+            "bootcmd=run distro_bootcmd",
+            "kernel_addr_r=0x00080000",
+            "BOOT_A_LEFT=2",
+            "BOOT_ORDER=A B",
+            "BOOT_B_LEFT=2"
+        ]
+    );
+    let single = uboot_env_bytes(&vars, 0x4000, false).unwrap();
+    assert_eq!(single.len(), 0x4000);
+    let env = EnvCopy::parse(&single, Layout::Single).unwrap();
+    assert_eq!(env.get("BOOT_ORDER"), Some("A B"));
+    assert_eq!(env.get("bootcmd"), Some("run distro_bootcmd"));
+    let region = uboot_env_bytes(&vars, 0x2000, true).unwrap();
+    let (a, b) = region.split_at(0x2000);
+    let (a, b) = (
+        EnvCopy::parse(a, Layout::Redundant),
+        EnvCopy::parse(b, Layout::Redundant),
+    );
+    assert_eq!(current(&a, &b), Some(0));
+    assert_eq!(b.unwrap().get("BOOT_B_LEFT"), Some("2"));
+    let err = uboot_env_bytes(&vars, 64, false).unwrap_err();
+    assert!(err.to_string().contains("raise bootstate_size"), "{err}");
+}
+
+#[test]
+fn a_uboot_board_needs_the_default_environment_and_its_device_tree() {
+    let b = board("raspberrypi4");
+    let dir = tempfile::tempdir().unwrap();
+    let err = boot_files(&b, &inputs(dir.path(), None), &dir.path().join("t")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("replaces U-Boot's built-in one whole"),
+        "{err}"
+    );
+    let d = defaults();
+    let err = boot_files(&b, &inputs(dir.path(), Some(&d)), &dir.path().join("t")).unwrap_err();
+    assert!(err.to_string().contains("no device tree"), "{err}");
+    assert_eq!(err.status(), Status::Usage);
+}
+
+#[test]
+fn the_uboot_script_follows_raucs_logic_for_the_board() {
+    let text = uboot_script(&board("raspberrypi4"));
+    for line in [
+        "test -n \"${BOOT_ORDER}\" || setenv BOOT_ORDER \"A B\"",
+        "test -n \"${BOOT_A_LEFT}\" || setenv BOOT_A_LEFT 3",
+        "for BOOT_SLOT in \"${BOOT_ORDER}\"; do",
+        "      if test ${BOOT_B_LEFT} -gt 0; then",
+        "        setexpr BOOT_B_LEFT ${BOOT_B_LEFT} - 1",
+        "        setenv nanolin_root /dev/mmcblk0p3",
+        "  saveenv",
+        "  reset",
+        "setenv bootargs \"console=ttyS1,115200 root=${nanolin_root} \
+         nanolin.slot=${nanolin_slot} rootwait panic=10\"",
+        "load ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r} Image",
+        "load ${devtype} ${devnum}:${distro_bootpart} ${fdt_addr_r} bcm2711-rpi-4-b.dtb",
+        "booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdt_addr_r}",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+    // The initramfs loads last: booti takes its size from ${filesize}.
+    let initrd = text.find("initrd.img").unwrap();
+    assert!(text.find("bcm2711-rpi-4-b.dtb").unwrap() < initrd);
+    let bbb = uboot_script(&board("beaglebone-black"));
+    assert!(bbb.contains("bootz ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdt_addr_r}"));
+    assert!(bbb.contains("${kernel_addr_r} zImage"));
+}
+
+#[test]
+fn the_grub_configuration_counts_down_without_arithmetic() {
+    let text = grub_cfg(&board("qemu-x86_64"), "EFI/nanolin/grubenv");
+    for line in [
+        "set nanolin_env=\"($esp)/EFI/nanolin/grubenv\"",
+        "load_env -f \"$nanolin_env\" BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT",
+        "for slot in $BOOT_ORDER; do",
+        "      if [ \"$BOOT_A_LEFT\" = 9 ]; then set BOOT_A_LEFT=8; set nanolin_slot=A",
+        "      elif [ \"$BOOT_B_LEFT\" = 1 ]; then set BOOT_B_LEFT=0; set nanolin_slot=B",
+        "save_env -f \"$nanolin_env\" BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT",
+        "if [ \"$nanolin_slot\" = A ]; then set nanolin_root=/dev/vda2; \
+         else set nanolin_root=/dev/vda3; fi",
+        "linux ($esp)/vmlinuz console=ttyS0 root=$nanolin_root \
+         nanolin.slot=$nanolin_slot panic=-1",
+        "initrd ($esp)/initrd.img",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn the_grub_environment_block_holds_the_first_state() {
+    let block = grub_env_bytes(&BootState::new(3)).unwrap();
+    assert_eq!(block.len(), GRUB_ENV_LEN);
+    let env = GrubEnv::parse(&block).unwrap();
+    assert_eq!(env.get("BOOT_ORDER").unwrap(), "A B");
+    assert_eq!(env.get("BOOT_B_LEFT").unwrap(), "3");
+}
+
+#[test]
+fn kernel_command_lines_name_the_slot() {
+    let b = board("qemu-aarch64-virt");
+    assert_eq!(kernel_cmdline(&b, None), "console=ttyAMA0 panic=-1");
+    assert_eq!(
+        kernel_cmdline(&b, Some(BootSlot::B)),
+        "console=ttyAMA0 root=/dev/vda3 nanolin.slot=B panic=-1"
+    );
+}
+
+#[test]
+fn the_default_environment_is_found_in_a_binary() {
+    let mut binary = b"\x7fELF\0\0junk %s=%d\0Hit any key\0".to_vec();
+    binary.extend_from_slice(b"bootargs=console=ttyS0\0bootcmd=run distro_bootcmd\0");
+    binary.extend_from_slice(b"bootdelay=2\0.flags=ethaddr:mc\0\0\x01\x02more");
+    binary.extend_from_slice(b"\0bootcmd=lonely\0\0");
+    let env = uboot_default_env(&binary).unwrap();
+    assert_eq!(
+        env,
+        [
+            ("bootargs".to_string(), "console=ttyS0".to_string()),
+            ("bootcmd".into(), "run distro_bootcmd".into()),
+            ("bootdelay".into(), "2".into()),
+            (".flags".into(), "ethaddr:mc".into()),
+        ]
+    );
+    assert!(matches!(
+        uboot_default_env(b"no environment here\0bootcmd=x"),
+        Err(BootfsError::NoDefaultEnv)
+    ));
+}
+
+#[test]
+fn the_memdisk_tar_has_valid_headers() {
+    let tar = ustar(&[("boot/grub/grub.cfg", b"echo hi\n")], 1_700_000_000);
+    // boot/, boot/grub/, the file header, one data block, two end blocks.
+    assert_eq!(tar.len(), 6 * 512);
+    for header in [&tar[0..512], &tar[512..1024], &tar[1024..1536]] {
+        let stored =
+            u32::from_str_radix(std::str::from_utf8(&header[148..154]).unwrap(), 8).unwrap();
+        let sum: u32 = header
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(*b)
+                }
+            })
+            .sum();
+        assert_eq!(stored, sum);
+        assert_eq!(&header[257..263], b"ustar\0");
+    }
+    assert_eq!(&tar[0..6], b"boot/\0");
+    assert_eq!(&tar[512..523], b"boot/grub/\0");
+    assert_eq!(&tar[1536..1544], b"echo hi\n");
+}
