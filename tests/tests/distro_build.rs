@@ -93,7 +93,11 @@ fn prime_builds_reproducibly_from_the_package_store() {
     .stdout;
     let from_image: Vec<String> = listed
         .lines()
-        .filter_map(|l| l.split_whitespace().last())
+        // `squashfs-root/bin/sh -> busybox`: the path is the word after the owner and time.
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("squashfs-root"))
+        })
         .filter_map(|p| p.strip_prefix("squashfs-root"))
         .map(|p| {
             if p.is_empty() {
