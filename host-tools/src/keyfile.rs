@@ -174,17 +174,15 @@ impl NewKeyPair<'_> {
             comment: &secret_comment,
             key: sealed,
         };
-        let public_file = PublicKeyFile {
-            comment: &public_comment,
-            key: PublicKey {
+        let public_text = public_key_text(
+            PublicKey {
                 key_number,
                 key: *pair.pk,
             },
-        };
+            &public_comment,
+        )?;
         let mut secret_text = vec![0u8; secret_file.buffer_len()];
         secret_file.emit(&mut secret_text)?;
-        let mut public_text = vec![0u8; public_file.buffer_len()];
-        public_file.emit(&mut public_text)?;
         if self.public_path.exists() {
             return Err(Error::Exists(self.public_path.into()));
         }
@@ -199,6 +197,7 @@ impl NewKeyPair<'_> {
 pub fn public_key_text(key: PublicKey, comment: &str) -> Result<Vec<u8>, Error> {
     let file = PublicKeyFile { comment, key };
     let mut text = vec![0u8; file.buffer_len()];
-    file.emit(&mut text)?;
+    let len = file.emit(&mut text)?;
+    text.truncate(len);
     Ok(text)
 }

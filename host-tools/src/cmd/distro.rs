@@ -21,11 +21,13 @@ use serde_json::{Map, Value};
 use crate::board::{Board, Bootloader, Role, StateLocation};
 use crate::cli::{DistroBuildArgs, DistroCommand};
 use crate::cmd::open_secret_key;
-use crate::cmd::package::{build_recipe, recipe_id, BuiltPackage};
+use crate::cmd::package::{build_recipe, recipes_with_ids, BuiltPackage};
 use crate::distro::Distro;
 use crate::error::{Error, Status};
+use crate::fetch::SourceCache;
 use crate::keyfile::{public_key_text, SigningKey};
 use crate::pkgimage::{write_image, write_list};
+use crate::recipe::Recipe;
 use crate::signing::{
     default_trusted_comment, sign_file, signature_file_text, signing_time, verify_with_comment,
 };
@@ -91,17 +93,29 @@ pub fn build_distro(
         version.text().as_str()
     ));
 
-    // Every recipe is found and checked before anything is built.
+    // Every recipe is found and checked before anything is built; the recipes directory is
+    // read, and its trees archived, once.
+    let cache = SourceCache::from_env()?;
+    let known = recipes_with_ids(&distro.dir().join(&distro.recipes), &cache)?;
     let mut recipes = Vec::new();
     for wanted in &distro.packages {
         let path = distro.recipe_path(wanted)?;
-        let (recipe, id) = recipe_id(&path)?;
+        let (recipe, id) = known
+            .iter()
+            .find(|(r, _)| r.name == wanted.name)
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "{}: no recipe named {}",
+                    path.display(),
+                    wanted.name
+                ))
+            })?;
         distro.check_version(wanted, &recipe.version)?;
-        recipes.push((path, id));
+        recipes.push((recipe, id));
     }
     let mut packages = Vec::new();
-    for (path, id) in &recipes {
-        packages.push(package(path, id, board, key, store, verbose)?);
+    for (recipe, id) in recipes {
+        packages.push(package(recipe, id, &cache, board, key, store, verbose)?);
     }
 
     step("composing the root file system");
@@ -152,8 +166,6 @@ fn stored(dir: &Path) -> Option<BuiltPackage> {
     files.sort();
     let built = BuiltPackage {
         id: dir.file_name()?.to_string_lossy().into_owned(),
-        name: String::new(),
-        version: String::new(),
         files,
     };
     let complete = [".img", ".img.sig", ".lst", ".licenses.txt", ".spdx.json"]
@@ -164,8 +176,9 @@ fn stored(dir: &Path) -> Option<BuiltPackage> {
 
 /// The package `id` for `board`: from the store, or built into it.
 fn package(
-    recipe: &Path,
+    recipe: &Recipe,
     id: &str,
+    cache: &SourceCache,
     board: &Board,
     key: &(SigningKey, PathBuf),
     store: &Path,
@@ -181,7 +194,15 @@ fn package(
         .join(&board.target)
         .join(format!(".{id}.partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
-    build_recipe(recipe, Some(&board.target), Some(key), &partial, verbose)?;
+    build_recipe(
+        recipe,
+        id,
+        cache,
+        Some(&board.target),
+        Some(key),
+        &partial,
+        verbose,
+    )?;
     let _ = fs::remove_dir_all(&dir);
     fs::rename(&partial, &dir).map_err(|e| Error::io("move into place", &dir, e))?;
     stored(&dir)

@@ -7,6 +7,7 @@
 //! into a staging directory that is renamed into place file by file only once everything
 //! exists: a failed build leaves nothing in the output directory.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -76,16 +77,10 @@ fn print_ids(args: PackageIdArgs) -> Result<Status, Error> {
     dirs.dedup();
     let mut out = String::new();
     for dir in dirs {
-        let mut recipes = recipes_in(&dir)?
-            .iter()
-            .map(|p| Recipe::load(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        hash_contents(&mut recipes, &cache)?;
-        let ids = package_ids(&recipes)?;
         let all = whole.contains(&dir);
-        for recipe in &recipes {
+        for (recipe, id) in recipes_with_ids(&dir, &cache)? {
             let listed = all || fs::canonicalize(&recipe.path).is_ok_and(|p| wanted.contains(&p));
-            if let (true, Some(id)) = (listed, ids.get(&recipe.name)) {
+            if listed {
                 out.push_str(&format!("{} {id}\n", recipe.name));
             }
         }
@@ -146,14 +141,52 @@ fn rust_toolchain_bin() -> Option<PathBuf> {
 /// Sets each recipe's [`Recipe::content_digests`] (its `tree+` and `cargo+` sources hashed),
 /// so its package id covers them.
 fn hash_contents(recipes: &mut [Recipe], cache: &SourceCache) -> Result<(), Error> {
+    // Recipes of one tree share its sources (`tree+..`, `cargo+../Cargo.lock`): each is
+    // archived or hashed once.
+    let mut known: HashMap<PathBuf, [u8; 32]> = HashMap::new();
     for recipe in recipes {
         let mut digests = Vec::new();
         for source in recipe.sources.iter().filter(|s| s.pin == Pin::Content) {
-            digests.push(content_digest(&source.entry, recipe.dir(), cache)?);
+            let place = match &source.entry.location {
+                Location::Tree { dir } => recipe.dir().join(dir),
+                Location::CargoLock { lock } => recipe.dir().join(lock),
+                _ => PathBuf::new(),
+            };
+            let digest = match known.get(&place) {
+                Some(digest) => *digest,
+                None => content_digest(&source.entry, recipe.dir(), cache)?,
+            };
+            known.insert(place, digest);
+            digests.push(digest);
         }
         recipe.content_digests = digests;
     }
     Ok(())
+}
+
+/// Recipes with their package ids, in the order given.
+fn identify(mut recipes: Vec<Recipe>, cache: &SourceCache) -> Result<Vec<(Recipe, String)>, Error> {
+    hash_contents(&mut recipes, cache)?;
+    let ids = package_ids(&recipes)?;
+    recipes
+        .into_iter()
+        .map(|recipe| {
+            let id = ids
+                .get(&recipe.name)
+                .map(ToString::to_string)
+                .ok_or_else(|| Error::Refused(format!("no package id for {}", recipe.name)))?;
+            Ok((recipe, id))
+        })
+        .collect()
+}
+
+/// Every recipe in `dir` with its package id.
+pub fn recipes_with_ids(dir: &Path, cache: &SourceCache) -> Result<Vec<(Recipe, String)>, Error> {
+    let recipes = recipes_in(dir)?
+        .iter()
+        .map(|p| Recipe::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    identify(recipes, cache)
 }
 
 /// The cargo configuration a `cargo+` source's build directory gets in `$HOME/.cargo`: the
@@ -314,8 +347,12 @@ fn build(args: PackageBuildArgs) -> Result<Status, Error> {
         None
     };
     let out = args.output.unwrap_or_else(|| PathBuf::from("out/packages"));
+    let cache = SourceCache::from_env()?;
+    let (recipe, id) = recipe_id(&args.recipe, &cache)?;
     build_recipe(
-        &args.recipe,
+        &recipe,
+        &id,
+        &cache,
         args.target.as_deref(),
         key.as_ref(),
         &out,
@@ -329,10 +366,6 @@ fn build(args: PackageBuildArgs) -> Result<Status, Error> {
 pub struct BuiltPackage {
     /// Its package id.
     pub id: String,
-    /// The recipe's name and version.
-    pub name: String,
-    /// The version.
-    pub version: String,
     /// The files written into the output directory: `.img`, `.lst`, `.licenses.txt`,
     /// `.spdx.json`, and `.img.sig` when signed.
     pub files: Vec<PathBuf>,
@@ -349,34 +382,30 @@ impl BuiltPackage {
 }
 
 /// The package id of the recipe at `path`, read with the recipes beside it.
-pub fn recipe_id(path: &Path) -> Result<(Recipe, String), Error> {
+pub fn recipe_id(path: &Path, cache: &SourceCache) -> Result<(Recipe, String), Error> {
     let recipe = Recipe::load(path)?;
-    let cache = SourceCache::from_env()?;
-    let mut recipes = sibling_recipes(&recipe)?;
-    hash_contents(&mut recipes, &cache)?;
-    let ids = package_ids(&recipes)?;
-    let id = ids
-        .get(&recipe.name)
-        .map(ToString::to_string)
-        .ok_or_else(|| Error::Refused(format!("no package id for {}", recipe.name)))?;
-    Ok((recipes.swap_remove(0), id))
+    let recipes = sibling_recipes(&recipe)?;
+    identify(recipes, cache)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Refused(format!("no package id for {}", recipe.name)))
 }
 
-/// Builds the recipe at `path` for `target` (the host's when `None`), signs the image with
-/// `key` when given, and moves the outputs into `out` once they all exist.
+/// Builds `recipe` (whose package id is `id`) for `target` (the host's when `None`), signs
+/// the image with `key` when given, and moves the outputs into `out` once they all exist.
 pub fn build_recipe(
-    path: &Path,
+    recipe: &Recipe,
+    id: &str,
+    cache: &SourceCache,
     target: Option<&str>,
     key: Option<&(crate::keyfile::SigningKey, PathBuf)>,
     out: &Path,
     verbose: bool,
 ) -> Result<BuiltPackage, Error> {
-    let (recipe, id) = recipe_id(path)?;
     step(&format!(
         "{} {}-{}: package id {id}",
         recipe.name, recipe.version, recipe.release
     ));
-    let cache = SourceCache::from_env()?;
     let declared =
         check_expression(&recipe.license).map_err(|e| e.at(&recipe.path, recipe.license_line()))?;
     let epoch = signing_time();
@@ -389,7 +418,7 @@ pub fn build_recipe(
     let work = std::env::temp_dir().join(format!("nanolin-build-{}-{}", id, std::process::id()));
     let _ = fs::remove_dir_all(&work);
     let result = build_in(
-        &recipe, &cache, &id, declared, epoch, &env, verbose, key, &work, &version,
+        recipe, cache, id, declared, epoch, &env, verbose, key, &work, &version,
     );
     let outputs = match result {
         Ok(o) => o,
@@ -415,9 +444,7 @@ pub fn build_recipe(
     }
     let _ = fs::remove_dir_all(&work);
     Ok(BuiltPackage {
-        id,
-        name: recipe.name,
-        version: recipe.version,
+        id: id.to_string(),
         files,
     })
 }
@@ -440,11 +467,25 @@ fn build_in(
         fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     }
     step("fetching sources");
+    let mut content_digests = recipe.content_digests.iter();
     for source in &recipe.sources {
         let name = source.entry.file_name.clone();
+        let digest = if source.pin == Pin::Content {
+            content_digests.next()
+        } else {
+            None
+        };
         if let Location::CargoLock { lock } = &source.entry.location {
             vendor_crates(&source.entry, &recipe.dir().join(lock), cache, &src)?;
             continue;
+        }
+        // A tree was archived into the cache when its package id was computed.
+        if let (Location::Tree { .. }, Some(digest)) = (&source.entry.location, digest) {
+            let archive = cache.sha256_entry(digest);
+            if archive.is_file() {
+                untar(&archive, &src.join(&name))?;
+                continue;
+            }
         }
         let entry = fetch(
             &source.entry,

@@ -22,64 +22,21 @@ use std::path::Path;
 use nanolin_core::version::ReleaseVersion;
 
 use super::index::Index;
-use super::{
-    is_safe_name, read_pairs, write_atomically, RepoError, Repository, Signer, CHANNELS, RELEASES,
-};
+use super::{is_safe_name, write_atomically, RepoError, Repository, Signer, CHANNELS, RELEASES};
 use crate::error::Error;
 
-/// A channel file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelFile {
-    /// The board's compatible string.
-    pub board: String,
-    /// The channel's name.
-    pub channel: String,
-    /// The release it offers.
-    pub version: ReleaseVersion,
-    /// Its bundle, relative to the repository.
-    pub bundle: String,
-    /// Bytes of the bundle.
-    pub size: u64,
-    /// After this time (seconds since 1970) boards refuse the file.
-    pub expires: u64,
-}
+/// A channel file: the agent's own type, so the repository writes and checks exactly what
+/// boards read.
+pub use nanolin_agent::channel::Channel as ChannelFile;
 
-impl ChannelFile {
-    /// The text, byte for byte what `nanolin-agent`'s `Channel::to_text` writes.
-    pub fn to_text(&self) -> String {
-        format!(
-            "board={}\nchannel={}\nversion={}\nbundle={}\nsize={}\nexpires={}\n",
-            self.board, self.channel, self.version, self.bundle, self.size, self.expires
-        )
-    }
-
-    /// Reads a channel file's text as the agent does (the last of a repeated name counts).
-    pub fn parse(text: &str) -> Result<ChannelFile, String> {
-        let pairs = read_pairs(text, false)?;
-        let get = |key: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|p| p.name == key)
-                .map(|p| p.value.clone())
-                .ok_or_else(|| format!("{key}= is missing"))
-        };
-        let number = |key: &str| -> Result<u64, String> {
-            get(key)?
-                .parse()
-                .map_err(|_| format!("{key}= is not a number"))
-        };
-        let version = get("version")?;
-        Ok(ChannelFile {
-            board: get("board")?,
-            channel: get("channel")?,
-            version: ReleaseVersion::parse(&version)
-                .map_err(|e| format!("version={version}: {e}"))?,
-            bundle: get("bundle")?,
-            size: number("size")?,
-            expires: number("expires")?,
-        })
-    }
+/// Reads a channel file's text with the agent's reader; the error is the reason alone.
+pub fn parse_channel(text: &str) -> Result<ChannelFile, String> {
+    ChannelFile::parse(text).map_err(|e| match e {
+        nanolin_agent::error::AgentError::Refused(nanolin_agent::error::Refusal::Channel(
+            reason,
+        )) => reason,
+        other => other.to_string(),
+    })
 }
 
 /// `channels/<board>/<channel>`.
@@ -135,7 +92,7 @@ pub fn read_channel(
         reason,
     };
     let text = String::from_utf8(text).map_err(|_| malformed("not text".into()))?;
-    let file = ChannelFile::parse(&text).map_err(malformed)?;
+    let file = parse_channel(&text).map_err(malformed)?;
     if file.board != board || file.channel != channel {
         return Err(malformed(format!(
             "it says board {} channel {}, not what its place says",

@@ -33,10 +33,10 @@ fn the_text_is_the_agents() {
                 bundle=releases/qemu-aarch64-virt/prime-r26.11-G22134501.nlb\n\
                 size=123456789\nexpires=1798761600\n";
     assert_eq!(file.to_text(), text);
-    assert_eq!(ChannelFile::parse(text).unwrap(), file);
-    let e = ChannelFile::parse("board=b\nchannel=c\nversion=r26.11-G22134501\n").unwrap_err();
+    assert_eq!(parse_channel(text).unwrap(), file);
+    let e = parse_channel("board=b\nchannel=c\nversion=r26.11-G22134501\n").unwrap_err();
     assert_eq!(e, "bundle= is missing");
-    let e = ChannelFile::parse(&text.replace("size=123456789", "size=x")).unwrap_err();
+    let e = parse_channel(&text.replace("size=123456789", "size=x")).unwrap_err();
     assert_eq!(e, "size= is not a number");
 }
 

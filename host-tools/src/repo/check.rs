@@ -16,7 +16,7 @@ use nanolin_core::PublicKey;
 use sha2::{Digest, Sha256};
 
 use super::add::inspect_bundle;
-use super::channel::ChannelFile;
+use super::channel::parse_channel;
 use super::index::{artifact_files, Found, Index};
 use super::{
     hex, is_index_path, utc, RepoError, Repository, CHANNELS, INDEX, INDEX_SIG, RELEASES,
@@ -328,7 +328,7 @@ fn check_channel(repo: &Repository, board: &str, name: &str, now: u64, report: &
     }
     let file = match std::str::from_utf8(&text)
         .map_err(|_| "not text".to_string())
-        .and_then(ChannelFile::parse)
+        .and_then(parse_channel)
     {
         Ok(file) => file,
         Err(e) => return report.problem(&relative, format!("malformed: {e}")),

@@ -46,11 +46,11 @@ use std::path::{Path, PathBuf};
 use nanolin_core::keyvalue::{Item, Parser};
 use nanolin_core::version::{utc_parts, ReleaseVersion};
 use nanolin_core::{
-    KeyNumber, PublicKey, PublicKeyFile, Signature, SignatureFile, SignatureVerifier, VerifyError,
+    KeyNumber, PublicKey, Signature, SignatureFile, SignatureVerifier, VerifyError,
 };
 
 use crate::error::{Error, Status};
-use crate::keyfile::SigningKey;
+use crate::keyfile::{public_key_text, SigningKey};
 use crate::signing::{
     default_trusted_comment, sign_bytes, signature_file_text, signing_time, verify_with_comment,
 };
@@ -477,13 +477,7 @@ impl Repository {
             key: key.public_key(),
         };
         repo.make_dirs()?;
-        let file = PublicKeyFile {
-            comment: "nanolin repository public key",
-            key: repo.key,
-        };
-        let mut text = vec![0u8; file.buffer_len()];
-        let len = file.emit(&mut text)?;
-        text.truncate(len);
+        let text = public_key_text(repo.key, "nanolin repository public key")?;
         write_atomically(&repo.path(SIGNATURE_PUB), &text)?;
         Ok((repo, true))
     }

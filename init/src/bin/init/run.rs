@@ -800,10 +800,13 @@ fn send(kill: Kill) {
         Kill::Kill(pid) => (pid, Signal::KILL),
     };
     if let Some(pid) = Pid::from_raw(pid) {
-        // The service runs in its own session: signal its whole group, then the leader in
-        // case it left the group.
+        // The service runs in its own session: signal its whole group. The leader is in it
+        // unless it moved out; only then is it signalled alone, since a second signal can
+        // run a shell's trap twice.
         let _ = rustix::process::kill_process_group(pid, signal);
-        let _ = rustix::process::kill_process(pid, signal);
+        if rustix::process::getpgid(Some(pid)).map_or(true, |group| group != pid) {
+            let _ = rustix::process::kill_process(pid, signal);
+        }
     }
 }
 
