@@ -64,7 +64,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 
 use nanolin_core::boot_record::{self, BootRecord, REGION_LEN};
 use nanolin_core::boot_state::{BootSlot, BootState, MAX_TRIES};
@@ -73,6 +73,7 @@ use nanolin_core::limits::GRUB_ENV_LEN;
 use nanolin_core::uboot_env::{self, Layout};
 
 use crate::board::{Arch, Board, Bootloader, Role, StateLocation};
+use crate::tool::{Failure, Tool};
 use crate::Status;
 
 /// Tries a freshly flashed slot A gets, and what the boot scripts give both slots when the
@@ -1088,8 +1089,8 @@ fn set_mode_0644(path: &Path) -> Result<(), BootfsError> {
         .map_err(|e| BootfsError::io("set the mode of", path, e))
 }
 
-fn tool(tool: (&'static str, &'static str)) -> Result<Command, BootfsError> {
-    crate::kernel::find_tool(tool.0)
+fn tool(tool: Tool) -> Result<Command, BootfsError> {
+    crate::tool::find(tool.0)
         .map(Command::new)
         .ok_or(BootfsError::ToolMissing {
             tool: tool.0,
@@ -1098,28 +1099,18 @@ fn tool(tool: (&'static str, &'static str)) -> Result<Command, BootfsError> {
 }
 
 /// Runs `cmd` (which is `tool`) to its end, its output kept for the error if it fails.
-fn run(tool: (&'static str, &'static str), cmd: &mut Command) -> Result<(), BootfsError> {
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => BootfsError::ToolMissing {
-                tool: tool.0,
-                package: tool.1,
-            },
-            _ => BootfsError::io("run", Path::new(tool.0), e),
-        })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let mut said = String::from_utf8_lossy(&output.stderr).into_owned();
-    if said.trim().is_empty() {
-        said = String::from_utf8_lossy(&output.stdout).into_owned();
-    }
-    Err(BootfsError::ToolFailed {
-        tool: tool.0,
-        status: output.status,
-        output: said,
+fn run(tool: Tool, cmd: &mut Command) -> Result<(), BootfsError> {
+    crate::tool::run(cmd).map(drop).map_err(|f| match f {
+        Failure::Missing => BootfsError::ToolMissing {
+            tool: tool.0,
+            package: tool.1,
+        },
+        Failure::Spawn(e) => BootfsError::io("run", Path::new(tool.0), e),
+        Failure::Exited { status, said } => BootfsError::ToolFailed {
+            tool: tool.0,
+            status,
+            output: said,
+        },
     })
 }
 

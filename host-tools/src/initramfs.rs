@@ -273,7 +273,7 @@ pub fn write_initramfs(
                 .as_file()
                 .try_clone()
                 .map_err(|e| InitramfsError::io("write", temp.path(), e))?;
-            let path = crate::kernel::find_tool(GZIP.0).ok_or(InitramfsError::ToolMissing {
+            let path = crate::tool::find(GZIP.0).ok_or(InitramfsError::ToolMissing {
                 tool: GZIP.0,
                 package: GZIP.1,
             })?;

@@ -57,6 +57,7 @@ use std::process::{Command, ExitStatus, Stdio};
 
 use crate::board::{Arch, Board, KernelSource};
 use crate::fetch::{sha256_file, SourceCache};
+use crate::tool::{Failure, Tool};
 use crate::Status;
 
 /// Where apt and dpkg come from.
@@ -1294,9 +1295,9 @@ fn is_root() -> bool {
     })
 }
 
-/// `tool` from PATH, `/usr/sbin` or `/sbin`.
-fn tool(tool: (&'static str, &'static str)) -> Result<Command, KernelError> {
-    find_tool(tool.0)
+/// `tool`, found by [`crate::tool::find`].
+fn tool(tool: Tool) -> Result<Command, KernelError> {
+    crate::tool::find(tool.0)
         .map(|path| {
             let mut cmd = Command::new(path);
             cmd.env("DEBIAN_FRONTEND", "noninteractive");
@@ -1308,16 +1309,7 @@ fn tool(tool: (&'static str, &'static str)) -> Result<Command, KernelError> {
         })
 }
 
-/// The path of the program `name`: in PATH, `/usr/sbin` or `/sbin`.
-pub(crate) fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-fn spawn_error(tool: (&'static str, &'static str), e: io::Error) -> KernelError {
+fn spawn_error(tool: Tool, e: io::Error) -> KernelError {
     match e.kind() {
         io::ErrorKind::NotFound => KernelError::ToolMissing {
             tool: tool.0,
@@ -1329,28 +1321,27 @@ fn spawn_error(tool: (&'static str, &'static str), e: io::Error) -> KernelError 
 
 /// Runs `cmd` (which is `tool`) to its end; its standard output, or the error with what it
 /// said.
-fn run(tool: (&'static str, &'static str), cmd: &mut Command) -> Result<String, KernelError> {
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| spawn_error(tool, e))?;
-    if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+fn run(tool: Tool, cmd: &mut Command) -> Result<String, KernelError> {
+    match crate::tool::run(cmd) {
+        Ok(output) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        Err(Failure::Missing) => Err(KernelError::ToolMissing {
+            tool: tool.0,
+            package: tool.1,
+        }),
+        Err(Failure::Spawn(e)) => Err(spawn_error(tool, e)),
+        Err(Failure::Exited { status, said }) => {
+            let mut command = tool.0.to_string();
+            for arg in cmd.get_args() {
+                command.push(' ');
+                command.push_str(&arg.to_string_lossy());
+            }
+            Err(KernelError::ToolFailed {
+                command,
+                status: Some(status),
+                output: said,
+            })
+        }
     }
-    let mut said = String::from_utf8_lossy(&output.stderr).into_owned();
-    if said.trim().is_empty() {
-        said = String::from_utf8_lossy(&output.stdout).into_owned();
-    }
-    let mut command = tool.0.to_string();
-    for arg in cmd.get_args() {
-        command.push(' ');
-        command.push_str(&arg.to_string_lossy());
-    }
-    Err(KernelError::ToolFailed {
-        command,
-        status: Some(output.status),
-        output: said,
-    })
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use crate::recipe::Recipe;
 use crate::signing::{
     default_trusted_comment, sign_file, signature_file_text, signing_time, verify_with_comment,
 };
+use crate::tool::Failure;
 
 /// Runs `nanolin distro …`.
 pub fn run(command: DistroCommand) -> Result<Status, Error> {
@@ -349,17 +350,15 @@ fn write(path: &Path, text: impl AsRef<[u8]>) -> Result<(), Error> {
 
 /// Runs a tool to its end, refusing on failure with what it said.
 fn run_tool(command: &mut Command, what: &str) -> Result<(), Error> {
-    let output = command
-        .output()
-        .map_err(|e| Error::Refused(format!("unable to run {what}: {e}")))?;
-    if !output.status.success() {
-        return Err(Error::Refused(format!(
-            "{what} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(())
+    crate::tool::run(command).map(drop).map_err(|failure| {
+        Error::Refused(match failure {
+            Failure::Missing => format!("{what} is not installed"),
+            Failure::Spawn(e) => format!("unable to run {what}: {e}"),
+            Failure::Exited { status, said } => {
+                format!("{what} failed ({status}): {}", said.trim())
+            }
+        })
+    })
 }
 
 /// Composes the root and writes the outputs into `work/out`; returns them, image first.

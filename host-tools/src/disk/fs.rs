@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{DiskError, Guid, Temporary};
+use crate::tool::{Failure, Tool};
 
 /// A vfat file system to make.
 #[derive(Debug, Clone, Copy)]
@@ -510,14 +511,9 @@ fn scratch_file(out: &Path, what: &str, bytes: &[u8]) -> Result<Temporary, DiskE
     Ok(temp)
 }
 
-/// A command for `tool`, found in `PATH` or, since the file system tools live there and a
-/// user's `PATH` often lacks them, in `/usr/sbin` or `/sbin`.
-fn tool_command(tool: (&'static str, &'static str)) -> Result<Command, DiskError> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(tool.0))
-        .find(|candidate| candidate.is_file())
+/// A command for `tool`, found by [`crate::tool::find`].
+fn tool_command(tool: Tool) -> Result<Command, DiskError> {
+    crate::tool::find(tool.0)
         .map(Command::new)
         .ok_or(DiskError::ToolMissing {
             tool: tool.0,
@@ -525,7 +521,7 @@ fn tool_command(tool: (&'static str, &'static str)) -> Result<Command, DiskError
         })
 }
 
-fn spawn_error(tool: (&'static str, &'static str), e: io::Error) -> DiskError {
+fn spawn_error(tool: Tool, e: io::Error) -> DiskError {
     match e.kind() {
         io::ErrorKind::NotFound => DiskError::ToolMissing {
             tool: tool.0,
@@ -536,22 +532,18 @@ fn spawn_error(tool: (&'static str, &'static str), e: io::Error) -> DiskError {
 }
 
 /// Runs `cmd` (which is `tool`) to its end, its output kept for the error if it fails.
-fn run(tool: (&'static str, &'static str), cmd: &mut Command) -> Result<(), DiskError> {
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| spawn_error(tool, e))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let mut said = String::from_utf8_lossy(&output.stderr).into_owned();
-    if said.trim().is_empty() {
-        said = String::from_utf8_lossy(&output.stdout).into_owned();
-    }
-    Err(DiskError::ToolFailed {
-        tool: tool.0,
-        status: Some(output.status),
-        output: said,
+fn run(tool: Tool, cmd: &mut Command) -> Result<(), DiskError> {
+    crate::tool::run(cmd).map(drop).map_err(|f| match f {
+        Failure::Missing => DiskError::ToolMissing {
+            tool: tool.0,
+            package: tool.1,
+        },
+        Failure::Spawn(e) => spawn_error(tool, e),
+        Failure::Exited { status, said } => DiskError::ToolFailed {
+            tool: tool.0,
+            status: Some(status),
+            output: said,
+        },
     })
 }
 
