@@ -804,7 +804,7 @@ fn send(kill: Kill) {
         // unless it moved out; only then is it signalled alone, since a second signal can
         // run a shell's trap twice.
         let _ = rustix::process::kill_process_group(pid, signal);
-        if rustix::process::getpgid(Some(pid)).map_or(true, |group| group != pid) {
+        if rustix::process::getpgid(Some(pid)) != Ok(pid) {
             let _ = rustix::process::kill_process(pid, signal);
         }
     }
