@@ -24,6 +24,7 @@ pub mod recipe;
 pub mod repo;
 pub mod sandbox;
 pub mod signing;
+pub mod status_line;
 pub mod tool;
 pub mod verifying;
 

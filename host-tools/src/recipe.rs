@@ -842,7 +842,11 @@ impl Recipe {
 
     /// The directory the recipe's relative source paths start from.
     pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new(""))
+        // A bare file name's parent is "", which no directory call accepts.
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
     }
 
     /// Every dependency: `depends`, then `makedepends`, in the order written.

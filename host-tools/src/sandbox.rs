@@ -39,7 +39,8 @@
 //!   variables (target triple and the like; they come last and win), with `umask 022`.
 //!
 //! Standard output and error of the step, merged in order, are appended to a log file, and
-//! also copied to our standard error when asked (verbose).
+//! either copied to our standard error as they come (verbose) or summed up there in a
+//! [`StatusLine`]: the time taken and the last line printed, redrawn in place on a terminal.
 //!
 //! After the step, [`check_destdir`] refuses what a package may not hold: setuid or setgid
 //! files, device nodes, sockets, FIFOs, hard links shared with files outside the destination,
@@ -58,8 +59,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::sync::{mpsc, Mutex, OnceLock};
 
+use crate::status_line::{Display, StatusLine};
 use crate::Status;
 
 /// Where the build directory is mounted in the sandbox: working directory, `$HOME`, `$srcdir`.
@@ -102,8 +104,19 @@ pub struct Sandbox {
     /// Extra variables (`CARCH`, `CHOST`, a cross compiler's `PATH`…), set after the fixed
     /// ones, so they win.
     pub env: Vec<(String, String)>,
-    /// Also copy the step's output to our standard error as it comes.
-    pub verbose: bool,
+    /// What the step's output does besides going to the log.
+    pub output: StepOutput,
+}
+
+/// What a step's output does besides going to its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutput {
+    /// Copied to our standard error as it comes (`-v`).
+    Stream,
+    /// Summed up on our standard error by a [`StatusLine`] with this label: on a terminal
+    /// redrawn in place with the time taken and the last line printed; otherwise a plain
+    /// line now and then.
+    Status(String),
 }
 
 /// What went wrong running a build step or checking what it installed.
@@ -352,15 +365,7 @@ impl Sandbox {
             .append(true)
             .open(&self.log)
             .map_err(|e| SandboxError::io("open the log", &self.log, e))?;
-        let status = if self.verbose {
-            run_teed(&mut bwrap, &log, &self.log)?
-        } else {
-            let out = log
-                .try_clone()
-                .map_err(|e| SandboxError::io("open the log", &self.log, e))?;
-            bwrap.stdout(out).stderr(log);
-            bwrap.status().map_err(spawn_error)?
-        };
+        let status = run_logged(&mut bwrap, &log, &self.log, &self.output)?;
         if !status.success() {
             return Err(SandboxError::Failed {
                 status,
@@ -538,11 +543,12 @@ fn root_args() -> Result<Vec<OsString>, SandboxError> {
     Ok(args)
 }
 
-/// Runs `command` with its output appended to `log` and copied to our standard error.
-fn run_teed(
+/// Runs `command` with its output appended to `log` and shown as `output` says.
+fn run_logged(
     command: &mut Command,
     log: &File,
     log_path: &Path,
+    output: &StepOutput,
 ) -> Result<ExitStatus, SandboxError> {
     let mut child = command
         .stdout(Stdio::piped())
@@ -551,13 +557,29 @@ fn run_teed(
         .map_err(spawn_error)?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let status = match output {
+        StepOutput::Stream => None,
+        StepOutput::Status(label) => Some(Mutex::new(StatusLine::new(
+            label.as_str(),
+            Display::of_stderr(),
+        ))),
+    };
+    let (stop, stopped) = mpsc::channel::<()>();
     let copied = std::thread::scope(|scope| {
-        let out = scope.spawn(|| stdout.map_or(Ok(()), |s| tee(s, log)));
-        let err = stderr.map_or(Ok(()), |s| tee(s, log));
-        out.join()
-            .unwrap_or_else(|_| Err(io::Error::other("log copier panicked")))?;
-        err
+        if let Some(status) = &status {
+            scope.spawn(move || redraw(status, &stopped));
+        }
+        let out = scope.spawn(|| stdout.map_or(Ok(()), |s| copy_output(s, log, status.as_ref())));
+        let err = stderr.map_or(Ok(()), |s| copy_output(s, log, status.as_ref()));
+        let out = out
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("log copier panicked")));
+        drop(stop);
+        out.and(err)
     });
+    if let Some(status) = &status {
+        lock(status).clear(&mut io::stderr());
+    }
     let status = child
         .wait()
         .map_err(|e| SandboxError::io("wait for", Path::new(BWRAP), e))?;
@@ -565,8 +587,27 @@ fn run_teed(
     Ok(status)
 }
 
-/// Copies `from` to the log and to our standard error until it ends.
-fn tee(mut from: impl Read, mut log: &File) -> io::Result<()> {
+/// Draws `status` at its display's interval until `stop` is dropped.
+fn redraw(status: &Mutex<StatusLine>, stop: &mpsc::Receiver<()>) {
+    let interval = lock(status).display().interval();
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
+        lock(status).draw(&mut io::stderr());
+    }
+}
+
+/// The status line, even if a thread holding it panicked (it holds only text).
+fn lock(status: &Mutex<StatusLine>) -> std::sync::MutexGuard<'_, StatusLine> {
+    status
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Copies `from` to the log until it ends, and to our standard error or into `status`.
+fn copy_output(
+    mut from: impl Read,
+    mut log: &File,
+    status: Option<&Mutex<StatusLine>>,
+) -> io::Result<()> {
     let mut buf = [0u8; 8192];
     loop {
         let n = match from.read(&mut buf) {
@@ -575,9 +616,13 @@ fn tee(mut from: impl Read, mut log: &File) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        log.write_all(&buf[..n])?;
-        // Our terminal going away must not fail the build.
-        let _ = io::stderr().write_all(&buf[..n]);
+        let bytes = buf.get(..n).unwrap_or_default();
+        log.write_all(bytes)?;
+        match status {
+            Some(status) => lock(status).feed(bytes),
+            // Our terminal going away must not fail the build.
+            None => drop(io::stderr().write_all(bytes)),
+        }
     }
 }
 

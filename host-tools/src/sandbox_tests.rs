@@ -148,7 +148,7 @@ fn sandbox(env: &[(&str, &str)]) -> Sandbox {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        verbose: false,
+        output: StepOutput::Status("build".into()),
     }
 }
 

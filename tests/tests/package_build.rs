@@ -250,3 +250,67 @@ fn bad_recipes_are_refused_and_nothing_is_written() {
         );
     }
 }
+
+/// A recipe whose build prints two lines a second apart, with hello's license.
+fn slow_recipe(dir: &Path) -> PathBuf {
+    let license = workspace().join("recipes/hello/LICENSE");
+    fs::copy(&license, dir.join("LICENSE")).unwrap();
+    let sum = run_in(dir, Path::new("sha256sum"), &["LICENSE"], "")
+        .ok()
+        .stdout;
+    let sha = sum.split_whitespace().next().unwrap().to_string();
+    let recipe = dir.join("slow.rcp");
+    fs::write(
+        &recipe,
+        format!(
+            "name=slow\nversion=1\nrelease=1\ndescription=\"Prints for a while\"\n\
+             url=https://example.invalid/slow\nlicense=MIT\nsource=\"LICENSE\"\n\
+             sha256sums=\"{sha}\"\n\
+             build() {{\n    echo step one; sleep 1; printf '\\033[1mstep two\\033[0m\\n'; sleep 1\n}}\n\
+             package() {{\n    mkdir -p \"$DESTDIR/usr/share/licenses/slow\"\n    \
+             install -m 0644 LICENSE \"$DESTDIR/usr/share/licenses/slow/\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    recipe
+}
+
+#[test]
+fn build_progress_is_redrawn_in_place_on_a_terminal_and_plain_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::nanolin(d, &["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"]).ok();
+    slow_recipe(d);
+    // On a terminal (script gives one): the status line is redrawn in place with the time
+    // and the build's last line, escape sequences of its own removed, then erased.
+    let command = format!(
+        "{} package build slow.rcp --target aarch64-unknown-linux-musl -s k.sec -o tty",
+        host_bin("nanolin").display()
+    );
+    let tty = run_in_env(
+        d,
+        &peer("script", "bsdutils"),
+        &["-qec", &command, "/dev/null"],
+        &[("NANOLIN_SOURCE_CACHE", d.join("cache").to_str().unwrap())],
+    )
+    .feed("")
+    .ok()
+    .stdout;
+    assert!(
+        tty.contains("\r\x1b[K    slow: building 0s: step one"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("s: step two\r\x1b[K"), "{tty:?}");
+    assert!(tty.contains("\r\x1b[K    slow: built in "), "{tty:?}");
+    assert!(
+        !tty.contains("\x1b[1m"),
+        "the build's own escapes leak: {tty:?}"
+    );
+    // Elsewhere: no escapes, one line for the build's end.
+    let plain = build(d, &d.join("slow.rcp"), "plain").ok().stderr;
+    assert!(
+        !plain.contains('\x1b') && !plain.contains('\r'),
+        "{plain:?}"
+    );
+    assert!(plain.contains("\n    slow: built in "), "{plain}");
+}

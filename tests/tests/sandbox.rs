@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nanolin_host::sandbox::{Sandbox, SandboxError, BUILD_DIR, DEST_DIR};
+use nanolin_host::sandbox::{Sandbox, SandboxError, StepOutput, BUILD_DIR, DEST_DIR};
 
 const EPOCH: u64 = 1_700_000_000;
 
@@ -44,7 +44,7 @@ impl Build {
                 ("CARCH".to_string(), "aarch64".to_string()),
                 ("CHOST".to_string(), "aarch64-linux-musl".to_string()),
             ],
-            verbose: false,
+            output: StepOutput::Status("build".into()),
         };
         Build { _dir: dir, sandbox }
     }
@@ -259,7 +259,18 @@ fn failed_build_shows_its_last_lines_and_log() {
 #[test]
 fn verbose_build_still_logs_everything() {
     let mut b = Build::new("echo to-stdout; echo to-stderr >&2", "true");
-    b.sandbox.verbose = true;
+    b.sandbox.output = StepOutput::Stream;
+    b.run().unwrap();
+    let log = b.log();
+    assert!(
+        log.contains("to-stdout\n") && log.contains("to-stderr\n"),
+        "{log}"
+    );
+}
+
+#[test]
+fn status_build_still_logs_everything() {
+    let b = Build::new("echo to-stdout; echo to-stderr >&2", "true");
     b.run().unwrap();
     let log = b.log();
     assert!(

@@ -23,7 +23,7 @@ use crate::license::compiled::CompiledCrates;
 use crate::license::{check_expression, report_text, scan, spdx_json, PackageInfo};
 use crate::pkgimage::{write_image, write_list};
 use crate::recipe::{package_ids, Location, Pin, Recipe, SourceEntry};
-use crate::sandbox::{Sandbox, BUILD_DIR};
+use crate::sandbox::{Sandbox, StepOutput, BUILD_DIR};
 use crate::signing::{
     default_trusted_comment, sign_file, signature_file_text, signing_time, verify_with_comment,
 };
@@ -527,9 +527,19 @@ fn build_in(
         log: work.join("build.log"),
         source_date_epoch: epoch,
         env: extra,
-        verbose,
+        output: if verbose {
+            StepOutput::Stream
+        } else {
+            StepOutput::Status(format!("{}: building", recipe.name))
+        },
     };
+    let started = std::time::Instant::now();
     sandbox.run(&["/bin/sh", "-e", "-c", script])?;
+    eprintln!(
+        "    {}: built in {}",
+        recipe.name,
+        crate::status_line::format_elapsed(started.elapsed())
+    );
     let mut scanned = scanned;
     if let Some(compiled) = CompiledCrates::read(&src, BUILD_DIR) {
         scanned.retain(|file| compiled.keeps(file));
