@@ -349,19 +349,49 @@ impl AgentConfig {
     }
 }
 
+/// Where the initramfs (stage1) says which slot it booted: `A` or `B` and a newline.
+pub const SLOT_FILE: &str = "/run/nanolin/slot";
+
 /// The booted slot: `booted=` in the configuration, else `nanolin.slot=` (or RAUC's
-/// `rauc.slot=`) on the kernel command line `cmdline`.
+/// `rauc.slot=`) on the kernel command line `cmdline`, else what the initramfs wrote in
+/// [`SLOT_FILE`] (read only when needed).
 pub fn booted_slot(config: &AgentConfig, cmdline: &str) -> Result<BootSlot, AgentError> {
+    booted_slot_with(config, cmdline, || std::fs::read_to_string(SLOT_FILE).ok())
+}
+
+/// [`booted_slot`], with the text of [`SLOT_FILE`] (or `None` when there is none) from
+/// `slot_file`.
+pub fn booted_slot_with(
+    config: &AgentConfig,
+    cmdline: &str,
+    slot_file: impl FnOnce() -> Option<String>,
+) -> Result<BootSlot, AgentError> {
     if let Some(slot) = config.booted {
         return Ok(slot);
     }
-    cmdline
+    let from_cmdline = cmdline
         .split_whitespace()
-        .find_map(|w| w.strip_prefix("nanolin.slot=").or_else(|| w.strip_prefix("rauc.slot=")))
-        .and_then(BootSlot::from_name)
-        .ok_or_else(|| {
-            AgentError::Config(
-                "cannot tell which slot is booted: the bootloader should add nanolin.slot=A (or B) to the kernel command line, or set booted= in agent.conf".into(),
-            )
+        .find_map(|w| {
+            w.strip_prefix("nanolin.slot=")
+                .or_else(|| w.strip_prefix("rauc.slot="))
         })
+        .and_then(BootSlot::from_name);
+    if let Some(slot) = from_cmdline {
+        return Ok(slot);
+    }
+    match slot_file() {
+        Some(text) => BootSlot::from_name(text.trim()).ok_or_else(|| {
+            AgentError::Config(format!(
+                "{SLOT_FILE} says {:?}, not A or B: the initramfs wrote it wrong; set booted= in agent.conf meanwhile",
+                text.trim()
+            ))
+        }),
+        None => Err(AgentError::Config(format!(
+            "cannot tell which slot is booted: the bootloader should add nanolin.slot=A (or B) to the kernel command line, or the initramfs write {SLOT_FILE}, or set booted= in agent.conf"
+        ))),
+    }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

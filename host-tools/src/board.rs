@@ -41,6 +41,7 @@
 //! | `dtb` | optional | the device tree, relative to the kernel package's device tree folder (`broadcom/bcm2711-rpi-4-b.dtb`) |
 //! | `bootloader` | required | `uboot`, `grub`, or `native` (no bootloader reads the state: init's early stage picks the slot from the native boot record) |
 //! | `uboot_package` | uboot: required | the Debian package providing the board's U-Boot (`u-boot-rpi`) |
+//! | `uboot_config` | optional | the U-Boot build of that package the board runs, its folder under `/usr/lib/u-boot` (`rpi_arm64`): its default environment is what the release's environment starts from. Needed when the package holds more than one build; uboot only |
 //! | `grub_package` | grub: required | the Debian package providing GRUB (`grub-efi-amd64-bin`) |
 //! | `efi` | optional | `yes`: the boot partition is an EFI System Partition and the firmware is UEFI; required with `grub`, refused otherwise (default `no`) |
 //! | `bootstate_partition` | required | where the boot state lives: `boot` (the boot partition) or `disk` (raw, between the primary GPT and the first partition) |
@@ -54,6 +55,7 @@
 //! | `first_partition_offset` | optional | the first partition starts at or after this, for boards whose ROM or SPL reads the bootloader from raw sectors before it (at least 17K, the primary GPT; default: 1M, or `partition_align` when larger) |
 //! | `qemu` | optional | the QEMU command for a board QEMU emulates, `qemu-system-ARCH` for the target's architecture and its machine options; the tools add the disk, kernel, initramfs and command line (so not `-kernel`, `-initrd`, `-append`, `-drive`, `-hda`). Empty or absent for hardware |
 //! | `watchdog` | optional | the QEMU watchdog device the tools add (`i6300esb`); only with `qemu` |
+//! | `modules` | optional | kernel modules the initramfs loads before it mounts the root, blank-separated: the disk's driver (`virtio_blk`, `sdhci_iproc`); `squashfs`, `overlay`, `ext4` and `vfat` are always added, with everything each needs |
 //!
 //! **Sizes** (`disk_size`, partition sizes, `partition_align`, `first_partition_offset`,
 //! `bootstate_offset`, `bootstate_size`) follow one rule: decimal digits with an optional `K`,
@@ -127,7 +129,7 @@ pub const UBOOT_ENV_MAX_LEN: u64 = 1024 * 1024;
 pub const UBOOT_ENV_MIN_LEN: u64 = 256;
 
 /// Every key of a board file.
-pub const BOARD_KEYS: [&str; 26] = [
+pub const BOARD_KEYS: [&str; 28] = [
     "name",
     "compatible",
     "description",
@@ -154,6 +156,8 @@ pub const BOARD_KEYS: [&str; 26] = [
     "first_partition_offset",
     "qemu",
     "watchdog",
+    "modules",
+    "uboot_config",
 ];
 
 /// The CPU architectures Nanolin builds boards for.
@@ -517,6 +521,10 @@ pub struct Board {
     pub qemu: Vec<String>,
     /// The QEMU watchdog device to add.
     pub watchdog: Option<String>,
+    /// Kernel modules the initramfs loads for the disk (the file systems come on top).
+    pub modules: Vec<String>,
+    /// The U-Boot build of `bootloader_package` the board runs (its `/usr/lib/u-boot` folder).
+    pub uboot_config: Option<String>,
     /// The device the board sees its disk as (`/dev/vda`, `/dev/mmcblk0`): where the agent
     /// finds the slots and the boot state.
     pub disk_device: String,
@@ -1266,6 +1274,8 @@ impl Board {
             ));
         }
         let disk_device = disk_device.to_string();
+        let modules = modules(&e)?;
+        let uboot_config = uboot_config(&e, bootloader)?;
 
         Ok(Board {
             path: path.to_path_buf(),
@@ -1288,6 +1298,8 @@ impl Board {
             qemu,
             watchdog,
             disk_device,
+            modules,
+            uboot_config,
         })
     }
 
@@ -1695,6 +1707,58 @@ fn partitions(
         ));
     }
     Ok(parts)
+}
+
+/// A kernel module name: letters, digits, `_` and `-`.
+fn is_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// `modules`.
+fn modules(e: &Entries) -> Result<Vec<String>, BoardError> {
+    let Some((value, at)) = e.optional("modules") else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for name in value.split_whitespace() {
+        if !is_module_name(name) {
+            return Err(e.invalid(
+                at,
+                "modules",
+                name,
+                "a kernel module name (letters, digits, _ and -), such as virtio_blk",
+            ));
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+/// `uboot_config`.
+fn uboot_config(e: &Entries, bootloader: Bootloader) -> Result<Option<String>, BoardError> {
+    let Some((value, at)) = e.optional("uboot_config") else {
+        return Ok(None);
+    };
+    if bootloader != Bootloader::Uboot {
+        return Err(BoardError::NotApplicable {
+            at: e.at(at),
+            key: "uboot_config",
+            reason: "uboot_config names a U-Boot build, and this board has no U-Boot: remove it",
+        });
+    }
+    if !is_module_name(value) {
+        return Err(e.invalid(
+            at,
+            "uboot_config",
+            value,
+            "a folder name under /usr/lib/u-boot, such as rpi_arm64",
+        ));
+    }
+    Ok(Some(value.to_string()))
 }
 
 /// `qemu` and `watchdog`.

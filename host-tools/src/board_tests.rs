@@ -952,3 +952,36 @@ fn sizes_read_for_people() {
         "17592186044416.00 MiB (18446744073709551615 bytes)"
     );
 }
+
+#[test]
+fn initramfs_modules_and_uboot_build_are_read_and_checked() {
+    let b = parse_ok(&format!(
+        "{FULL}modules=\"sdhci_omap  mmc-block\"\nuboot_config=am335x_evm\n"
+    ));
+    assert_eq!(b.modules, ["sdhci_omap", "mmc-block"]);
+    assert_eq!(b.uboot_config.as_deref(), Some("am335x_evm"));
+    let b = parse_ok(MINIMAL);
+    assert!(b.modules.is_empty() && b.uboot_config.is_none());
+    assert!(error(&format!("{MINIMAL}modules=\"virtio_blk ../x\"\n"))
+        .contains("modules `../x` is invalid: a kernel module name"));
+    assert_eq!(
+        error(&format!("{MINIMAL}uboot_config=rpi_arm64\n")),
+        "boards/test.conf:14:1: `uboot_config` does not apply here: uboot_config names a U-Boot \
+         build, and this board has no U-Boot: remove it"
+    );
+    assert!(error(&format!("{FULL}uboot_config=a/b\n")).contains("a folder name"));
+}
+
+#[test]
+fn every_qemu_board_lists_its_disk_driver() {
+    for name in Board::list(&boards_dir()).unwrap() {
+        let b = Board::find(&boards_dir(), &name).unwrap();
+        assert!(!b.modules.is_empty(), "{name} lists no modules");
+        if b.bootloader == Bootloader::Uboot {
+            assert!(b.uboot_config.is_some(), "{name} names no U-Boot build");
+        }
+        if b.disk_device.starts_with("/dev/vd") {
+            assert!(b.modules.iter().any(|m| m == "virtio_blk"), "{name}");
+        }
+    }
+}

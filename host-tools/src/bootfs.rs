@@ -99,6 +99,8 @@ pub const GRUB_MODULES: &[&str] = &[
     "part_gpt",
     "part_msdos",
     "fat",
+    // The release's hybrid ISO: booted as a CD, GRUB reads the kernel from its ISO 9660 tree.
+    "iso9660",
     "normal",
     "configfile",
     "search",

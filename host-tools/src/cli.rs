@@ -40,6 +40,72 @@ pub enum Command {
     /// channels).
     #[command(subcommand)]
     Repo(RepoCommand),
+    /// Build releases: a flashable disk image, its block map and the update bundle of a
+    /// distro for a board, published into a repository on request.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+}
+
+/// `nanolin release …`
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Build DISTRO for a board: its root file system (slot A of a GPT disk image with boot,
+    /// root A, root B and data partitions, boot state pointing at A), the .bmap for bmaptool,
+    /// the update bundle (.nlb), the kernel and initramfs, a hybrid ISO for qemu-x86_64.
+    Build(ReleaseBuildArgs),
+    /// Boot a release's disk image in QEMU: the board's machine and firmware, its virtio disk,
+    /// a user-mode network that reaches the host, the watchdog, the serial console here.
+    Run(ReleaseRunArgs),
+}
+
+/// `nanolin release run`
+#[derive(Debug, Args)]
+pub struct ReleaseRunArgs {
+    /// The disk image (`….disk.img` of `release build`); the board boots it and writes to it.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// The board (default: the one the `.release` file beside the image names).
+    #[arg(short = 'b', long, value_name = "BOARD")]
+    pub board: Option<String>,
+    /// Where the board files are (default: boards).
+    #[arg(long, value_name = "DIR", default_value = "boards")]
+    pub boards: PathBuf,
+    /// Write the serial console to this file instead of the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Leave the image as it is: QEMU keeps the board's writes in memory (`-snapshot`).
+    #[arg(long)]
+    pub snapshot: bool,
+    /// Print the QEMU command line instead of running it.
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// `nanolin release build`
+#[derive(Debug, Args)]
+pub struct ReleaseBuildArgs {
+    /// The distro: a name in distros/ (prime) or its file (distros/prime.rcp).
+    #[arg(value_name = "DISTRO")]
+    pub distro: String,
+    /// The board, and where packages are kept.
+    #[command(flatten)]
+    pub target: BoardBuildArgs,
+    /// Where to write the release (default out/releases).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Add the release to this repository (made with `nanolin repo init`, same key) and point
+    /// the board's channel at its bundle.
+    #[arg(long, value_name = "REPO")]
+    pub publish: Option<PathBuf>,
+    /// The channel --publish updates (default: the distro's channel=).
+    #[arg(long, value_name = "CHANNEL", requires = "publish")]
+    pub channel: Option<String>,
+    /// How long the repository's index and channel file stay valid (with --publish).
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// The release key: signs packages, images and the bundle; the board trusts its public half.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
 }
 
 /// `nanolin repo …`
@@ -377,12 +443,9 @@ pub enum DistroCommand {
     Build(DistroBuildArgs),
 }
 
-/// `nanolin distro build`
+/// The board a distro is built for, and where its packages are kept.
 #[derive(Debug, Args)]
-pub struct DistroBuildArgs {
-    /// The distro file (distros/prime.rcp).
-    #[arg(value_name = "DISTRO.rcp")]
-    pub distro: PathBuf,
+pub struct BoardBuildArgs {
     /// The board to build for (a file in the boards directory).
     #[arg(
         short = 'b',
@@ -394,16 +457,27 @@ pub struct DistroBuildArgs {
     /// Where the board files are (default: ../boards from the distro file).
     #[arg(long, value_name = "DIR")]
     pub boards: Option<PathBuf>,
-    /// Where to write the image (default out/distros).
-    #[arg(short = 'o', long = "output", value_name = "DIR")]
-    pub output: Option<PathBuf>,
     /// The package store: builds kept by target and package id (default out/packages).
     #[arg(long, value_name = "DIR")]
     pub packages: Option<PathBuf>,
-    /// The release key: signs packages and the image; the board's agent trusts its public half.
-    #[command(flatten)]
-    pub key: SecretKeyArgs,
     /// Stream the package builds' output.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+}
+
+/// `nanolin distro build`
+#[derive(Debug, Args)]
+pub struct DistroBuildArgs {
+    /// The distro file (distros/prime.rcp).
+    #[arg(value_name = "DISTRO.rcp")]
+    pub distro: PathBuf,
+    /// The board, and where packages are kept.
+    #[command(flatten)]
+    pub target: BoardBuildArgs,
+    /// Where to write the image (default out/distros).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The release key: signs packages and the image; the board's agent trusts its public half.
+    #[command(flatten)]
+    pub key: SecretKeyArgs,
 }

@@ -4,6 +4,8 @@ pub mod bundle;
 pub mod distro;
 pub mod key;
 pub mod package;
+pub mod release;
+pub mod release_run;
 pub mod repo;
 pub mod sign;
 pub mod verify;

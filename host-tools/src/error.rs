@@ -86,6 +86,16 @@ pub enum Error {
     Board(crate::board::BoardError),
     /// A distro file is wrong.
     Distro(crate::distro::DistroError),
+    /// A disk image could not be laid out or written.
+    Disk(crate::disk::DiskError),
+    /// A kernel could not be fetched or unpacked.
+    Kernel(crate::kernel::KernelError),
+    /// An initramfs could not be written.
+    Initramfs(crate::initramfs::InitramfsError),
+    /// The boot files could not be made.
+    Bootfs(crate::bootfs::BootfsError),
+    /// An ISO image could not be made.
+    Iso(crate::iso::IsoError),
     /// Some files did not verify; each was reported as it failed.
     VerificationFailed {
         /// Files that failed.
@@ -143,6 +153,11 @@ impl Error {
             Error::Board(crate::board::BoardError::Io { .. })
             | Error::Distro(crate::distro::DistroError::Io { .. }) => Status::System,
             Error::Board(_) | Error::Distro(_) => Status::No,
+            Error::Disk(e) => e.status(),
+            Error::Kernel(e) => e.status(),
+            Error::Initramfs(e) => e.status(),
+            Error::Bootfs(e) => e.status(),
+            Error::Iso(e) => e.status(),
         }
     }
 }
@@ -184,6 +199,11 @@ impl fmt::Display for Error {
             Error::Repo(e) => e.fmt(f),
             Error::Board(e) => e.fmt(f),
             Error::Distro(e) => e.fmt(f),
+            Error::Disk(e) => e.fmt(f),
+            Error::Kernel(e) => e.fmt(f),
+            Error::Initramfs(e) => e.fmt(f),
+            Error::Bootfs(e) => e.fmt(f),
+            Error::Iso(e) => e.fmt(f),
             Error::VerificationFailed { failed, total } => {
                 write!(f, "{failed} of {total} files failed verification")
             }
@@ -248,5 +268,35 @@ impl From<crate::board::BoardError> for Error {
 impl From<crate::distro::DistroError> for Error {
     fn from(e: crate::distro::DistroError) -> Self {
         Error::Distro(e)
+    }
+}
+
+impl From<crate::disk::DiskError> for Error {
+    fn from(e: crate::disk::DiskError) -> Self {
+        Error::Disk(e)
+    }
+}
+
+impl From<crate::kernel::KernelError> for Error {
+    fn from(e: crate::kernel::KernelError) -> Self {
+        Error::Kernel(e)
+    }
+}
+
+impl From<crate::initramfs::InitramfsError> for Error {
+    fn from(e: crate::initramfs::InitramfsError) -> Self {
+        Error::Initramfs(e)
+    }
+}
+
+impl From<crate::bootfs::BootfsError> for Error {
+    fn from(e: crate::bootfs::BootfsError) -> Self {
+        Error::Bootfs(e)
+    }
+}
+
+impl From<crate::iso::IsoError> for Error {
+    fn from(e: crate::iso::IsoError) -> Self {
+        Error::Iso(e)
     }
 }

@@ -14,6 +14,7 @@ pub mod distro;
 pub mod error;
 pub mod fetch;
 pub mod initramfs;
+pub mod iso;
 pub mod kernel;
 pub mod keyfile;
 pub mod license;

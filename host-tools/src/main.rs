@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Bundle(command) => cmd::bundle::run(command),
         Command::Package(command) => cmd::package::run(command),
         Command::Distro(command) => cmd::distro::run(command),
+        Command::Release(command) => cmd::release::run(command),
         Command::Repo(command) => cmd::repo::run(command),
     };
     let status = result.unwrap_or_else(|e| {

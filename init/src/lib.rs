@@ -8,6 +8,7 @@
 //! - [`command`]: a command line split into arguments, as a shell would without expanding;
 //! - [`log`]: the last lines every service printed, in one shared ring;
 //! - [`passwd`]: users looked up in /etc/passwd without the C library;
+//! - [`stage1`]: the initramfs early stage: boot.conf, the slot it boots, the new root's layout;
 //! - [`strings`]: the fixed block holding every service's strings;
 //! - [`limits`]: every capacity and time constant.
 //!
@@ -35,6 +36,7 @@ pub mod limits;
 pub mod log;
 pub mod passwd;
 pub mod service;
+pub mod stage1;
 pub mod strings;
 pub mod supervisor;
 pub mod table;

@@ -62,19 +62,30 @@ pub struct BuiltDistro {
 pub fn build(args: DistroBuildArgs) -> Result<BuiltDistro, Error> {
     let distro = Distro::load(&args.distro)?;
     let boards = args
+        .target
         .boards
         .clone()
         .unwrap_or_else(|| distro.dir().join("../boards"));
-    let board = Board::find(&boards, &args.board)?;
+    let board = Board::find(&boards, &args.target.board)?;
     let key = open_secret_key(args.key)?;
     let out = args.output.unwrap_or_else(|| PathBuf::from("out/distros"));
     let store = args
+        .target
         .packages
         .unwrap_or_else(|| PathBuf::from("out/packages"));
-    build_distro(&distro, &board, &key, &store, &out, args.verbose)
+    build_distro(
+        &distro,
+        &board,
+        &key,
+        &store,
+        &out,
+        args.target.verbose,
+        signing_time(),
+    )
 }
 
-/// Builds `distro` for `board`, signed with `key`, packages kept in `store`, outputs in `out`.
+/// Builds `distro` for `board`, signed with `key`, packages kept in `store`, outputs in `out`,
+/// as of `epoch` (seconds since 1970: the release version and every time stamp).
 pub fn build_distro(
     distro: &Distro,
     board: &Board,
@@ -82,8 +93,8 @@ pub fn build_distro(
     store: &Path,
     out: &Path,
     verbose: bool,
+    epoch: u64,
 ) -> Result<BuiltDistro, Error> {
-    let epoch = signing_time();
     let version = ReleaseVersion::from_unix(epoch)
         .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH {epoch}: {e}")))?;
     step(&format!(

@@ -29,7 +29,8 @@ pub fn run(command: RepoCommand) -> Result<Status, Error> {
     }
 }
 
-fn lifetime(args: &LifetimeArgs) -> Result<u64, Error> {
+/// Seconds the index and channel files stay valid, from `--expires`.
+pub fn lifetime(args: &LifetimeArgs) -> Result<u64, Error> {
     parse_duration(&args.expires)
 }
 
@@ -100,7 +101,32 @@ fn add(args: RepoAddArgs) -> Result<Status, Error> {
         check_channel_name(channel)?;
     }
     let (repo, key, secret_path) = open(&args.dir, args.key)?;
-    let placements = plan(&repo, &args.artifacts, args.distro)?;
+    add_artifacts(
+        &repo,
+        &Signer::new(&key, &secret_path),
+        &args.artifacts,
+        args.distro,
+        args.channel.as_deref(),
+        lifetime,
+    )?;
+    Ok(Status::Success)
+}
+
+/// Adds `artifacts` to `repo` (distro outputs when `distro`), indexes it, and points
+/// `channel` of each board at the newest bundle given for it. Refuses, before anything is
+/// copied, a release older than the channel's.
+pub fn add_artifacts(
+    repo: &Repository,
+    signer: &Signer<'_>,
+    artifacts: &[PathBuf],
+    distro: bool,
+    channel: Option<&str>,
+    lifetime: u64,
+) -> Result<(), Error> {
+    if let Some(channel) = channel {
+        check_channel_name(channel)?;
+    }
+    let placements = plan(repo, artifacts, distro)?;
     // The newest bundle of each board, for --channel.
     let mut newest: BTreeMap<String, Release> = BTreeMap::new();
     for placement in &placements {
@@ -113,19 +139,18 @@ fn add(args: RepoAddArgs) -> Result<Status, Error> {
             }
         }
     }
-    if args.channel.is_some() && newest.is_empty() {
+    if channel.is_some() && newest.is_empty() {
         return Err(Error::Usage(
             "--channel publishes a bundle, but no bundle (.nlb) is among the artifacts".into(),
         ));
     }
-    let signer = Signer::new(&key, &secret_path);
-    if let Some(channel) = &args.channel {
+    if let Some(channel) = channel {
         // Refuse a rollback before anything is copied.
         for release in newest.values() {
-            refuse_older(&repo, release, channel)?;
+            refuse_older(repo, release, channel)?;
         }
     }
-    let outcomes = place(&repo, &placements)?;
+    let outcomes = place(repo, &placements)?;
     for (placement, outcome) in placements.iter().zip(&outcomes) {
         eprintln!(
             "{}: {}",
@@ -136,14 +161,14 @@ fn add(args: RepoAddArgs) -> Result<Status, Error> {
             }
         );
     }
-    let index = reindex(&repo, &signer, lifetime)?;
-    say_index(&repo, &index);
-    if let Some(channel) = &args.channel {
+    let index = reindex(repo, signer, lifetime)?;
+    say_index(repo, &index);
+    if let Some(channel) = channel {
         for release in newest.values() {
-            say_published(&repo, &publish(&repo, &signer, release, channel, lifetime)?);
+            say_published(repo, &publish(repo, signer, release, channel, lifetime)?);
         }
     }
-    Ok(Status::Success)
+    Ok(())
 }
 
 /// Refuses `release` for a channel that names a newer one.

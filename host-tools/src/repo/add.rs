@@ -114,6 +114,11 @@ const FAMILY: [&str; 5] = [".img.sig", ".licenses.txt", ".spdx.json", ".img", ".
 /// Suffixes of compressed disk images.
 const COMPRESSED_DISK: [&str; 4] = [".img.gz", ".img.xz", ".img.zst", ".img.bz2"];
 
+/// Suffixes of the other files of a release that go beside its bundle and disk image: the
+/// kernel and initramfs QEMU loads (boards without a bootloader), the hybrid ISO, and the
+/// release's description.
+const RELEASE_FILES: [&str; 4] = [".kernel", ".initrd", ".iso", ".release"];
+
 /// The release version ending `base` (`…-rYY.MM-GDDHHMMSS`) and what comes before it.
 fn split_release(base: &str) -> Option<(&str, ReleaseVersion)> {
     let at = base.len().checked_sub(17)?;
@@ -295,7 +300,11 @@ fn with_companions(artifacts: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 fn disk_images(names: &[&str]) -> BTreeSet<usize> {
     let mut disk = BTreeSet::new();
     for (i, name) in names.iter().enumerate() {
-        if COMPRESSED_DISK.iter().any(|s| name.ends_with(s)) {
+        if COMPRESSED_DISK
+            .iter()
+            .chain(&RELEASE_FILES)
+            .any(|s| name.ends_with(s))
+        {
             disk.insert(i);
         }
         let Some(stem) = name.strip_suffix(".bmap") else {

@@ -203,3 +203,10 @@ pub fn pyspdxtools() -> Option<PathBuf> {
     }
     found
 }
+
+/// A package store shared by the test binaries that build releases (they run one after the
+/// other): packages built for a target by one are taken from it by the next.
+#[allow(dead_code)]
+pub fn package_store() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-store")
+}

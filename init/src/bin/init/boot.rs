@@ -61,6 +61,11 @@ pub fn early_boot() {
     for (source, target, fstype, flags, options) in MOUNTS {
         // The mount point may be missing on a minimal root; a failure here shows in mount.
         let _ = rustix::fs::mkdir(target, Mode::from_raw_mode(0o755));
+        // Already mounted (the initramfs moved it here, /run with what it wrote for the
+        // system): mounting again would stack a fresh file system over it.
+        if is_mount_point(target) {
+            continue;
+        }
         match mount(source, target, fstype, flags, options) {
             Ok(()) | Err(Errno::BUSY) => {}
             Err(e) => say!(
@@ -71,6 +76,18 @@ pub fn early_boot() {
     }
     attach_console();
     set_hostname();
+}
+
+/// True when `path` is the root of a mount: on another device than the folder holding it.
+fn is_mount_point(path: &str) -> bool {
+    let parent = match path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((parent, _)) => parent,
+    };
+    match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
+        (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
+        _ => false,
+    }
 }
 
 /// Makes /dev/console standard input, output and error when the kernel could not (no
