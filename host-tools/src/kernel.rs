@@ -1036,11 +1036,28 @@ impl Apt {
         self.update()
     }
 
-    /// `apt-get update` (as root).
+    /// `apt-get update` (as root). A mirror being synced fails one index now and then, and
+    /// apt then exits 100 for all: it is tried twice, then the lists apt has are used (a
+    /// package missing from them is reported as unknown, with what to run).
     fn update(&mut self) -> Result<(), KernelError> {
-        let mut cmd = tool(APT_GET)?;
-        cmd.args(["update", "-qq"]);
-        run(APT_GET, &mut cmd)?;
+        let mut failed = None;
+        for attempt in 0..2 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+            }
+            let mut cmd = tool(APT_GET)?;
+            cmd.args(["update", "-qq"]);
+            match run(APT_GET, &mut cmd) {
+                Ok(_) => {
+                    failed = None;
+                    break;
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            eprintln!("    warning: {e}; going on with the package lists apt has");
+        }
         self.updated = true;
         Ok(())
     }
