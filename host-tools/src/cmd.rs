@@ -39,6 +39,11 @@ fn check_single_signature(explicit: Option<&Path>, files: &[PathBuf]) -> Result<
     Ok(())
 }
 
+/// Shows the start of a step of a long command.
+pub(crate) fn step(text: &str) {
+    eprintln!("==> {text}");
+}
+
 /// Opens the secret key `args` name; returns it with its path.
 pub fn open_secret_key(args: SecretKeyArgs) -> Result<(SigningKey, PathBuf), Error> {
     let path = args.secret_key.ok_or_else(|| {

@@ -19,9 +19,9 @@ use nanolin_core::version::ReleaseVersion;
 use serde_json::{Map, Value};
 
 use crate::board::{Board, Bootloader, Role, StateLocation};
-use crate::cli::{DistroBuildArgs, DistroCommand};
-use crate::cmd::open_secret_key;
+use crate::cli::{BoardBuildArgs, DistroBuildArgs, DistroCommand};
 use crate::cmd::package::{build_recipe, recipes_with_ids, BuiltPackage};
+use crate::cmd::{open_secret_key, step};
 use crate::distro::Distro;
 use crate::error::{Error, Status};
 use crate::fetch::SourceCache;
@@ -43,8 +43,13 @@ pub fn run(command: DistroCommand) -> Result<Status, Error> {
     }
 }
 
-fn step(text: &str) {
-    eprintln!("==> {text}");
+/// The board `target` names, from its `--boards` directory or the one beside the distro's.
+pub fn target_board(target: &BoardBuildArgs, distro: &Distro) -> Result<Board, Error> {
+    let boards = target
+        .boards
+        .clone()
+        .unwrap_or_else(|| distro.dir().join("../boards"));
+    Ok(Board::find(&boards, &target.board)?)
 }
 
 /// What a distro build wrote.
@@ -61,12 +66,7 @@ pub struct BuiltDistro {
 /// `nanolin distro build`.
 pub fn build(args: DistroBuildArgs) -> Result<BuiltDistro, Error> {
     let distro = Distro::load(&args.distro)?;
-    let boards = args
-        .target
-        .boards
-        .clone()
-        .unwrap_or_else(|| distro.dir().join("../boards"));
-    let board = Board::find(&boards, &args.target.board)?;
+    let board = target_board(&args.target, &distro)?;
     let key = open_secret_key(args.key)?;
     let out = args.output.unwrap_or_else(|| PathBuf::from("out/distros"));
     let store = args

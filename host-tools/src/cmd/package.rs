@@ -16,7 +16,7 @@ use std::process::Command;
 use nanolin_core::version::ReleaseVersion;
 
 use crate::cli::{PackageBuildArgs, PackageCommand, PackageIdArgs};
-use crate::cmd::open_secret_key;
+use crate::cmd::{open_secret_key, step};
 use crate::error::{Error, Status};
 use crate::fetch::{content_digest, fetch, fetch_crates, FetchProgress, FetchStep, SourceCache};
 use crate::license::compiled::CompiledCrates;
@@ -90,11 +90,6 @@ fn print_ids(args: PackageIdArgs) -> Result<Status, Error> {
         .write_all(out.as_bytes())
         .map_err(|e| Error::io("write", Path::new("standard output"), e))?;
     Ok(Status::Success)
-}
-
-/// Says what is happening: a line per step.
-fn step(text: &str) {
-    eprintln!("==> {text}");
 }
 
 /// The C compiler and target variables a recipe sees for a Rust-style target triple.

@@ -41,9 +41,9 @@ use crate::bootfs::{
 };
 use crate::bundling::{create, BundleSpec, ImageSource};
 use crate::cli::{ReleaseBuildArgs, ReleaseCommand};
-use crate::cmd::distro::build_distro;
-use crate::cmd::open_secret_key;
+use crate::cmd::distro::{build_distro, target_board};
 use crate::cmd::repo::{add_artifacts, lifetime};
+use crate::cmd::{open_secret_key, step};
 use crate::disk::{
     make_ext4, make_vfat, part_type, write_bmap, write_image, Content, Ext4Spec, Gpt, Guid,
     Mapping, Partition, VfatSpec,
@@ -85,10 +85,6 @@ pub fn run(command: ReleaseCommand) -> Result<Status, Error> {
     }
 }
 
-fn step(text: &str) {
-    eprintln!("==> {text}");
-}
-
 /// One file of a release: where it is and what it is.
 #[derive(Debug, Clone)]
 pub struct ReleaseFile {
@@ -126,12 +122,7 @@ fn distro_path(name: &str) -> Result<PathBuf, Error> {
 /// `nanolin release build`.
 pub fn build(args: ReleaseBuildArgs) -> Result<BuiltRelease, Error> {
     let distro = Distro::load(&distro_path(&args.distro)?)?;
-    let boards = args
-        .target
-        .boards
-        .clone()
-        .unwrap_or_else(|| distro.dir().join("../boards"));
-    let board = Board::find(&boards, &args.target.board)?;
+    let board = target_board(&args.target, &distro)?;
     let channel = args
         .channel
         .clone()
