@@ -37,6 +37,10 @@ NANOLIN_PEERS=(
   "/usr/share/ovmf/OVMF.fd:ovmf"
   "qemu-system-aarch64:qemu-system-arm"
   "qemu-system-x86_64:qemu-system-x86"
+  "qemu-system-riscv64:qemu-system-misc"
+  "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin:opensbi"
+  "/usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring"
+  "xorriso:xorriso"
   "cpio:cpio"
   "/sbin/depmod:kmod"
 )

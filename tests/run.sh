@@ -5,7 +5,7 @@
 #   3. board-side unit tests for aarch64, run under qemu-aarch64
 #   4. bare-metal builds of the no_std libraries (no OS, no allocator) and the static init binary
 #   5. a QEMU boot of Debian's arm64 kernel with our init as PID 1 (tests/qemu/init_boot.sh)
-#   6. every fuzz target, briefly (FUZZ_SECONDS each, default 15)
+#   6. every fuzz target, briefly (FUZZ_SECONDS each, default 10)
 # The last line counts the tests run: "N passed, N failed".
 set -uo pipefail
 
@@ -111,7 +111,7 @@ step "no_std libraries (nanolin-core, nanolin-init) build for bare metal" bare_m
 step "init: static aarch64 binary within its size budget" init_size_within_budget
 step "init: static riscv64 and armv7 builds run under qemu-user" init_other_boards
 step "QEMU: init as PID 1 of Debian's arm64 kernel, services, ctl poweroff" bash tests/qemu/init_boot.sh
-step "fuzz targets, ${FUZZ_SECONDS:-15} s each" bash tests/fuzz.sh "${FUZZ_SECONDS:-15}"
+step "fuzz targets, ${FUZZ_SECONDS:-10} s each" bash tests/fuzz.sh "${FUZZ_SECONDS:-10}"
 
 echo
 echo "$passed passed, $failed failed"

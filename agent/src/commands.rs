@@ -4,15 +4,17 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nanolin_core::boot_state::{BootSlot, BootState};
+use nanolin_core::version::ReleaseVersion;
 
 use crate::bootstate::open_store;
 use crate::channel::{Channel, CHANNEL_MAX_LEN};
 use crate::config::{booted_slot, AgentConfig};
 use crate::error::{AgentError, Refusal};
+use crate::health::Verdict;
 use crate::http::{get_limited, HttpOptions, Url};
 use crate::install::{install, verify_manifest, InstallOptions, InstallReport};
 use crate::source::{FileSource, HttpSource, Source};
-use crate::status::{SlotCondition, Status};
+use crate::status::{LastResult, SlotCondition, Status};
 use crate::storage::Disk;
 
 /// Seconds since 1970 (`NANOLIN_NOW` overrides the clock, for tests of expiry).
@@ -154,6 +156,121 @@ pub fn mark(
     Ok(slot)
 }
 
+/// Where the distro build writes the release the root file system is (`VERSION_ID=`).
+pub const OS_RELEASE: &str = "/etc/os-release";
+
+/// The release the running root file system says it is, from `/etc/os-release`: the agent
+/// knows a freshly flashed slot's release before it ever installed one.
+pub fn running_release() -> Option<ReleaseVersion> {
+    let text = std::fs::read_to_string(OS_RELEASE).ok()?;
+    let pairs = crate::kv::read_pairs(OS_RELEASE, &text).ok()?;
+    let id = pairs.iter().rev().find(|p| p.name == "VERSION_ID")?;
+    ReleaseVersion::parse(&id.value).ok()
+}
+
+/// What `commit` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The booted slot is good: its tries are refilled. `first` when this commit confirmed a
+    /// newly installed release.
+    Committed {
+        /// The slot.
+        slot: BootSlot,
+        /// How long the required services took.
+        waited: Duration,
+        /// How many services the check required.
+        required: usize,
+        /// The release confirmed, when this boot was its first good one.
+        first: Option<String>,
+    },
+    /// A new release failed its health check: it is marked bad and never tried again; a
+    /// reboot brings the board back to the other slot.
+    RolledBack(String),
+    /// The slot failed its health check but has nothing better to fall back to, or was
+    /// confirmed before (its tries are not refilled: after them the board falls back).
+    Unhealthy(String),
+}
+
+/// `commit`: the booted slot's health check came to `verdict` about `required` services;
+/// marks the slot good, or a new release that failed bad. `running` is the release of the
+/// running root (for a slot the agent never installed).
+pub fn commit(
+    config: &AgentConfig,
+    disk: &dyn Disk,
+    running: Option<ReleaseVersion>,
+    required: usize,
+    verdict: Verdict,
+) -> Result<CommitOutcome, AgentError> {
+    let slot = booted(config)?;
+    let mut status = Status::load(disk, &config.state_dir)?;
+    if status.slot(slot).version.is_none() && running.is_some() {
+        status.slot_mut(slot).version = running;
+        status.save(disk, &config.state_dir)?;
+    }
+    let record = status.slot(slot).clone();
+    let release = record
+        .version
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "(unrecorded release)".into());
+    match verdict {
+        Verdict::Healthy(waited) => {
+            mark(config, disk, Some(slot), true)?;
+            let first = (record.condition != SlotCondition::Good).then(|| release.clone());
+            if first.is_some() {
+                let mut status = Status::load(disk, &config.state_dir)?;
+                status.last = Some(LastResult {
+                    version: release,
+                    result: format!(
+                        "committed in slot {slot}: {required} required services up in {:.1} s",
+                        waited.as_secs_f64()
+                    ),
+                    time: now(),
+                    downloaded: status.last.as_ref().map_or(0, |l| l.downloaded),
+                    reused: status.last.as_ref().map_or(0, |l| l.reused),
+                });
+                status.save(disk, &config.state_dir)?;
+            }
+            Ok(CommitOutcome::Committed {
+                slot,
+                waited,
+                required,
+                first,
+            })
+        }
+        Verdict::Unhealthy(why) => {
+            let other = slot.other();
+            let state = open_store(config, disk).load()?;
+            let fallback =
+                status.slot(other).condition == SlotCondition::Good && state.left(other) > 0;
+            if record.condition == SlotCondition::Good || !fallback {
+                let reason = if record.condition == SlotCondition::Good {
+                    "it was confirmed before, so it stays; its tries are not refilled".to_string()
+                } else {
+                    format!("slot {other} holds no good release to fall back to, so it stays")
+                };
+                return Ok(CommitOutcome::Unhealthy(format!(
+                    "release {release} in slot {slot} failed its health check ({why}): {reason}"
+                )));
+            }
+            mark(config, disk, Some(slot), false)?;
+            let message = format!(
+                "release {release} in slot {slot} failed its health check ({why}): marked bad, \
+                 never tried again; the board falls back to slot {other}"
+            );
+            let mut status = Status::load(disk, &config.state_dir)?;
+            status.last = Some(LastResult {
+                version: release,
+                result: message.clone(),
+                time: now(),
+                downloaded: 0,
+                reused: 0,
+            });
+            status.save(disk, &config.state_dir)?;
+            Ok(CommitOutcome::RolledBack(message))
+        }
+    }
+}
+
 /// What `poll` found.
 #[derive(Debug)]
 pub enum PollOutcome {
@@ -176,7 +293,7 @@ pub fn poll(
     let booted = booted(config)?;
     let state = open_store(config, disk).load()?;
     if let Some(message) = note_fallback(config, disk, &state, booted)? {
-        eprintln!("nanolin-agent: {message}");
+        crate::say!("nanolin-agent: {message}");
     }
     let base = Url::parse(&format!("{repository}/"))
         .map_err(|e| AgentError::Config(format!("repository={repository}: {e}")))?;
@@ -238,7 +355,19 @@ pub fn poll(
         }
         .into());
     }
-    if let Some(installed) = status.slot(booted).version {
+    if status.slot(booted).condition == SlotCondition::Installed {
+        return Err(AgentError::UpToDate(format!(
+            "slot {booted} runs {}, which has not passed its health check yet: no install over \
+             slot {} (the fallback) until `nanolin-agent commit` confirms it",
+            status
+                .slot(booted)
+                .version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "a new release".into()),
+            booted.other()
+        )));
+    }
+    if let Some(installed) = status.slot(booted).version.or_else(running_release) {
         if channel.version <= installed {
             return Err(AgentError::UpToDate(format!(
                 "up to date: slot {booted} runs {installed}, the channel offers {}",

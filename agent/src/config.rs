@@ -20,6 +20,7 @@ use std::time::Duration;
 use nanolin_core::boot_state::{BootSlot, MAX_TRIES};
 
 use crate::error::AgentError;
+use crate::health::{DEFAULT_CONTROL_SOCKET, DEFAULT_HEALTH_DEADLINE, DEFAULT_SERVICES_DIR};
 use crate::kv::read_pairs;
 
 /// Where the configuration is read from unless `-c` or `NANOLIN_AGENT_CONFIG` says otherwise.
@@ -30,6 +31,9 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/nanolin/agent";
 
 /// Tries a newly installed slot gets unless `tries=` says otherwise.
 pub const DEFAULT_TRIES: u8 = 3;
+
+/// Seconds between polls unless `poll_interval=` says otherwise.
+pub const DEFAULT_POLL_INTERVAL: u64 = 3600;
 
 /// One copy of a U-Boot environment: as a line of `fw_env.config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,8 +122,16 @@ pub struct AgentConfig {
     pub ca_file: Option<PathBuf>,
     /// Command the daemon runs after an install (e.g. `reboot`); none by default.
     pub reboot_command: Option<String>,
+    /// How the daemon switches to a new slot after an install: `reboot_command`, or kexec.
+    pub activate: crate::kexec::Activate,
     /// Network timeout.
     pub timeout: Duration,
+    /// How long a booted slot has to bring its `health=required` services up (`commit`).
+    pub health_deadline: Duration,
+    /// Where init's service files are (`commit` reads which are `health=required`).
+    pub services_dir: PathBuf,
+    /// init's control socket (`commit` asks it for the services' states).
+    pub control_socket: PathBuf,
 }
 
 fn parse_number(text: &str) -> Option<u64> {
@@ -182,7 +194,11 @@ impl AgentConfig {
                 "booted",
                 "ca_file",
                 "reboot_command",
+                "activate",
                 "timeout",
+                "health_deadline",
+                "services_dir",
+                "control_socket",
             ]
             .contains(&key)
                 || key.starts_with("slot_a_")
@@ -324,6 +340,7 @@ impl AgentConfig {
             }
             None => None,
         };
+        let poll_interval = seconds("poll_interval", DEFAULT_POLL_INTERVAL)?;
         Ok(AgentConfig {
             origin: origin.to_path_buf(),
             compatible,
@@ -332,14 +349,24 @@ impl AgentConfig {
             keys,
             repository: value("repository").map(|r| r.trim_end_matches('/').to_string()),
             channel: value("channel").unwrap_or_else(|| "stable".into()),
-            poll_interval: seconds("poll_interval", 3600)?,
-            poll_jitter: seconds("poll_jitter", 300)?,
+            poll_interval,
+            // A twelfth of the interval (5 min of an hour) unless set.
+            poll_jitter: seconds("poll_jitter", poll_interval.as_secs() / 12)?,
             tries,
             state_dir: path_of("state_dir").unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
             booted,
             ca_file: path_of("ca_file"),
             reboot_command: value("reboot_command"),
+            activate: match value("activate") {
+                Some(a) => crate::kexec::Activate::from_name(&a)
+                    .ok_or_else(|| fault("activate", "must be reboot or kexec"))?,
+                None => crate::kexec::Activate::Reboot,
+            },
             timeout: seconds("timeout", 30)?,
+            health_deadline: seconds("health_deadline", DEFAULT_HEALTH_DEADLINE.as_secs())?,
+            services_dir: path_of("services_dir").unwrap_or_else(|| DEFAULT_SERVICES_DIR.into()),
+            control_socket: path_of("control_socket")
+                .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
         })
     }
 

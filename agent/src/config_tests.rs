@@ -66,3 +66,20 @@ fn the_slot_file_is_not_read_when_the_answer_is_known() {
 fn slot_file_is_where_stage1_writes_it() {
     assert_eq!(SLOT_FILE, "/run/nanolin/slot");
 }
+
+#[test]
+fn activate_is_reboot_unless_kexec_is_asked() {
+    use crate::kexec::Activate;
+    assert_eq!(config("").activate, Activate::Reboot);
+    assert_eq!(config("activate=reboot\n").activate, Activate::Reboot);
+    assert_eq!(config("activate=kexec\n").activate, Activate::Kexec);
+    let text = "compatible=x\nslot_a=/a\nslot_b=/b\nbootstate=grub\nbootstate_path=/g\n\
+                keys=/k\nactivate=firmware\n";
+    let e = AgentConfig::parse(Path::new("agent.conf"), text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 7") && e.contains("activate") && e.contains("reboot or kexec"),
+        "{e}"
+    );
+}

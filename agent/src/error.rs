@@ -183,6 +183,8 @@ pub enum AgentError {
     Refused(Refusal),
     /// Nothing to do (no newer release).
     UpToDate(String),
+    /// The booted slot failed its health check: which services and what became of the slot.
+    Unhealthy(String),
 }
 
 impl AgentError {
@@ -198,7 +200,7 @@ impl AgentError {
     /// Exit status: 1 no, 2 usage, 3 system failure.
     pub fn status(&self) -> u8 {
         match self {
-            AgentError::Refused(_) | AgentError::UpToDate(_) => 1,
+            AgentError::Refused(_) | AgentError::UpToDate(_) | AgentError::Unhealthy(_) => 1,
             AgentError::Usage(_) | AgentError::Config(_) => 2,
             AgentError::Io { .. } | AgentError::Download(_) | AgentError::BootState(_) => 3,
         }
@@ -208,9 +210,10 @@ impl AgentError {
 impl fmt::Display for AgentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AgentError::Usage(m) | AgentError::Config(m) | AgentError::UpToDate(m) => {
-                f.write_str(m)
-            }
+            AgentError::Usage(m)
+            | AgentError::Config(m)
+            | AgentError::UpToDate(m)
+            | AgentError::Unhealthy(m) => f.write_str(m),
             AgentError::Io {
                 action,
                 path,

@@ -267,7 +267,7 @@ pub fn install(
         ..InstallReport::default()
     };
     if options.progress {
-        eprintln!(
+        crate::say!(
             "nanolin-agent: installing {} from {} into slot {target} (booted: {booted})",
             manifest.version,
             source.describe()
@@ -612,7 +612,9 @@ fn write_image(
         let mut scratch: Vec<u8> = Vec::new();
         let mut current: Option<Batch> = None;
         let mut chunk_hash = [0u8; 32];
-        let report_every = (image.block_count() / 10).max(1);
+        // Progress in tenths of the image's bytes (a table block may cover all of it).
+        let mut done = 0u64;
+        let mut tenths_shown = 0u64;
         for block_index in 0..image.block_count() {
             let Some(block) = image.block(block_index) else {
                 break;
@@ -763,13 +765,12 @@ fn write_image(
                     whole.update(&*piece);
                 }
                 batch.len += len;
-            }
-            if job.progress && (block_index + 1) % report_every == 0 {
-                eprintln!(
-                    "nanolin-agent: {}: {}%",
-                    image.name,
-                    (block_index + 1) * 100 / image.block_count()
-                );
+                done += len as u64;
+                let tenths = done * 10 / image.size.max(1);
+                if job.progress && tenths > tenths_shown {
+                    tenths_shown = tenths;
+                    crate::say!("nanolin-agent: {}: {}%", image.name, tenths * 10);
+                }
             }
         }
         if let Some(batch) = current.take() {

@@ -5,10 +5,17 @@ use std::process::ExitCode;
 
 use nanolin_agent::bootstate::open_store;
 use nanolin_agent::check::check_file;
-use nanolin_agent::commands::{self, booted, install_from, jitter, mark, now, poll, PollOutcome};
+use nanolin_agent::commands::{
+    self, booted, install_from, jitter, mark, now, poll, CommitOutcome, PollOutcome,
+};
 use nanolin_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use nanolin_agent::error::AgentError;
+use nanolin_agent::health::{
+    health_file, note_verdict, query_init, required_services, wait_for_verdict, wait_healthy,
+};
 use nanolin_agent::install::{InstallOptions, InstallReport};
+use nanolin_agent::say;
+use nanolin_agent::state_lock::StateLock;
 use nanolin_agent::status::Status;
 use nanolin_agent::storage::RealDisk;
 use nanolin_core::boot_state::BootSlot;
@@ -21,9 +28,15 @@ usage: nanolin-agent [-c CONFIG] COMMAND
                                boots next, with `tries=` tries
   mark-good [A|B]              the slot (default: booted) is healthy: keep booting it
   mark-bad [A|B]               the slot failed: the bootloader skips it
+  commit [--no-reboot]         wait for the services marked health=required, then mark the
+                               booted slot good; a new release that fails is marked bad and
+                               the board reboots into the other slot
+  activate [--kexec]           start the slot that boots next: run reboot_command (default
+                               `reboot`), or with --kexec load that slot's /boot/vmlinuz and
+                               /boot/initrd.img and have init start it without a firmware reboot
   poll                         check the channel once; install its release if newer
   daemon                       poll every poll_interval (plus up to poll_jitter), run
-                               reboot_command after an install
+                               reboot_command after an install (activate=kexec: kexec)
   verify -p KEY.pub [-x SIG] FILE
                                check a signed file through a fixed 64 KiB buffer
 
@@ -31,17 +44,19 @@ CONFIG defaults to $NANOLIN_AGENT_CONFIG, else /etc/nanolin/agent.conf (key=valu
   compatible slot_a slot_b [slot_a_NAME slot_b_NAME] bootstate=uboot|grub|native
   uboot_env uboot_env_redundant bootstate_path bootstate_offset keys repository channel
   poll_interval poll_jitter tries state_dir booted ca_file reboot_command timeout
+  activate=reboot|kexec
+  health_deadline services_dir control_socket
 
 Exit codes: 0 success, 1 no (update refused, nothing to update, verification failed),
 2 usage error, 3 system failure.";
 
 fn usage(problem: &str) -> ExitCode {
-    eprintln!("nanolin-agent: {problem}\n{USAGE}");
+    say!("nanolin-agent: {problem}\n{USAGE}");
     ExitCode::from(2)
 }
 
 fn fail(e: &AgentError) -> ExitCode {
-    eprintln!("nanolin-agent: {e}");
+    say!("nanolin-agent: {e}");
     ExitCode::from(e.status())
 }
 
@@ -83,11 +98,24 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
+    // One agent at a time on the status record and boot state; `commit` and `daemon` take the
+    // lock themselves, only around their changes.
+    let _lock = match command.as_str() {
+        "status" | "install" | "mark-good" | "mark-bad" | "poll" | "activate" => {
+            match StateLock::acquire(&config.state_dir) {
+                Ok(lock) => Some(lock),
+                Err(e) => return fail(&e),
+            }
+        }
+        _ => None,
+    };
     let result = match command.as_str() {
         "status" => status(&config, &rest),
         "install" => install_command(&config, &rest),
         "mark-good" | "mark-bad" => mark_command(&config, &rest, command == "mark-good"),
         "poll" => poll_command(&config, &rest),
+        "activate" => activate_command(&config, &rest),
+        "commit" => commit_command(&config, &rest),
         "daemon" => daemon(&config, &rest),
         other => return usage(&format!("unknown command {other:?}")),
     };
@@ -154,6 +182,97 @@ fn mark_command(config: &AgentConfig, args: &[&str], good: bool) -> Result<(), A
     Ok(())
 }
 
+fn commit_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
+    let reboot = match args {
+        [] => true,
+        ["--no-reboot"] => false,
+        _ => return Err(AgentError::Usage("commit takes only --no-reboot".into())),
+    };
+    // The wait needs no lock: the daemon polls meanwhile, and holds off installing because
+    // the booted slot is not yet confirmed.
+    let required = required_services(&config.services_dir)?;
+    let (socket, timeout) = (config.control_socket.clone(), config.timeout);
+    let verdict = wait_healthy(&required, config.health_deadline, || {
+        query_init(&socket, timeout)
+    });
+    let outcome = {
+        let _lock = StateLock::acquire(&config.state_dir)?;
+        commands::commit(
+            config,
+            &RealDisk,
+            commands::running_release(),
+            required.len(),
+            verdict,
+        )?
+    };
+    note_verdict(
+        &health_file(&config.control_socket),
+        match &outcome {
+            CommitOutcome::Committed { .. } => "committed",
+            CommitOutcome::RolledBack(_) => "rolled back",
+            CommitOutcome::Unhealthy(_) => "unhealthy",
+        },
+    );
+    match outcome {
+        CommitOutcome::Committed {
+            slot,
+            waited,
+            required,
+            first,
+        } => {
+            println!(
+                "slot {slot} committed: {required} required services up in {:.1} s{}",
+                waited.as_secs_f64(),
+                first
+                    .map(|release| format!("; release {release} confirmed"))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        CommitOutcome::RolledBack(message) => {
+            say!("nanolin-agent: {message}");
+            if reboot {
+                run_reboot_command(config);
+            }
+            Err(AgentError::Unhealthy(message))
+        }
+        CommitOutcome::Unhealthy(message) => Err(AgentError::Unhealthy(message)),
+    }
+}
+
+/// Runs `reboot_command`, if one is set; a failure to run it is reported, not fatal.
+fn run_reboot_command(config: &AgentConfig) {
+    let Some(command) = &config.reboot_command else {
+        say!("nanolin-agent: reboot_command= is not set: reboot the board to switch slots");
+        return;
+    };
+    say!("nanolin-agent: running {command}");
+    if let Err(e) = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .status()
+    {
+        say!("nanolin-agent: unable to run {command}: {e}");
+    }
+}
+
+fn activate_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
+    match args {
+        [] => nanolin_agent::kexec::reboot(config),
+        ["--kexec"] => kexec_now(config),
+        _ => Err(AgentError::Usage("activate takes only --kexec".into())),
+    }
+}
+
+fn kexec_now(config: &AgentConfig) -> Result<(), AgentError> {
+    let loaded = nanolin_agent::kexec::activate_kexec(config, &RealDisk)?;
+    println!(
+        "starting slot {} by kexec ({}), command line: {}",
+        loaded.slot, loaded.how, loaded.cmdline
+    );
+    Ok(())
+}
+
 fn poll_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
     match poll(config, &RealDisk, &options(args))? {
         PollOutcome::Installed(report) => println!("{}", describe(&report)),
@@ -162,23 +281,41 @@ fn poll_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
 }
 
 fn daemon(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
+    // This boot's health check first: an install and its reboot must not cut it short.
+    let verdict = health_file(&config.control_socket);
+    if !config.health_deadline.is_zero() && !wait_for_verdict(&verdict, config.health_deadline) {
+        say!(
+            "nanolin-agent: no health check spoke within {} s ({} is missing): polling anyway; \
+             run `nanolin-agent commit` at boot, or set health_deadline=0",
+            config.health_deadline.as_secs(),
+            verdict.display()
+        );
+    }
     loop {
-        match poll(config, &RealDisk, &options(args)) {
+        let polled = StateLock::acquire(&config.state_dir)
+            .and_then(|_lock| poll(config, &RealDisk, &options(args)));
+        match polled {
             Ok(PollOutcome::Installed(report)) => {
                 println!("{}", describe(&report));
+                if config.activate == nanolin_agent::kexec::Activate::Kexec {
+                    match kexec_now(config) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => say!("nanolin-agent: kexec failed, rebooting: {e}"),
+                    }
+                }
                 if let Some(command) = &config.reboot_command {
-                    eprintln!("nanolin-agent: running {command}");
+                    say!("nanolin-agent: running {command}");
                     let status = std::process::Command::new("/bin/sh")
                         .arg("-c")
                         .arg(command)
                         .status();
                     if let Err(e) = status {
-                        eprintln!("nanolin-agent: unable to run {command}: {e}");
+                        say!("nanolin-agent: unable to run {command}: {e}");
                     }
                 }
             }
-            Err(AgentError::UpToDate(m)) => eprintln!("nanolin-agent: {m}"),
-            Err(e) => eprintln!("nanolin-agent: {e}"),
+            Err(AgentError::UpToDate(m)) => say!("nanolin-agent: {m}"),
+            Err(e) => say!("nanolin-agent: {e}"),
         }
         std::thread::sleep(config.poll_interval + jitter(config.poll_jitter));
     }
@@ -336,7 +473,7 @@ fn verify(args: &[&str]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("nanolin-agent: {}: {e}", file.display());
+            say!("nanolin-agent: {}: {e}", file.display());
             ExitCode::from(e.status())
         }
     }

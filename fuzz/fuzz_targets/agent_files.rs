@@ -1,6 +1,6 @@
 //! The agent's text files of any content: its configuration, its status record and channel
-//! files. Parsing never panics; a status record or channel file it accepts writes back to text
-//! that parses to the same value.
+//! files, and init's `status` answer its health check reads. Parsing never panics; a status
+//! record or channel file it accepts writes back to text that parses to the same value.
 #![no_main]
 
 use std::path::Path;
@@ -13,6 +13,7 @@ use nanolin_agent::status::Status;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = AgentConfig::parse(Path::new("agent.conf"), text);
+    let _ = nanolin_agent::health::parse_status(text);
     if let Ok(status) = Status::parse("status", text) {
         let again = Status::parse("status", &status.to_text()).expect("a written status parses");
         assert_eq!(again, status);

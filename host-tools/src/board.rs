@@ -36,12 +36,18 @@
 //! | `debian_arch` | required | Debian's name for that architecture: `arm64`, `amd64`, `riscv64` or `armhf` (must match `target`) |
 //! | `qemu_user` | required | the qemu-user emulator that runs the board's binaries on the build host, `qemu-ARCH` or `qemu-ARCH-static` for the target's architecture |
 //! | `kernel` | required | where the kernel comes from: `debian:PACKAGE`, a Debian binary package (`debian:linux-image-arm64`) |
+//! | `debian_suite` | optional | the Debian release the board's Debian packages (kernel, bootloader, firmware) come from, by its code name (`trixie`): apt then reads a private package list of that suite, its `-updates` and `-security`, for the board's architecture only ([`crate::kernel`]). Absent: the build host's own apt sources (Debian 12 here) |
 //! | `kernel_cmdline` | optional | extra kernel arguments (not `console=` nor `root=`, which the tools set) |
 //! | `console` | required | the kernel's serial console, as in `console=`: `ttyAMA0`, `ttyS0,115200n8` |
 //! | `dtb` | optional | the device tree, relative to the kernel package's device tree folder (`broadcom/bcm2711-rpi-4-b.dtb`) |
 //! | `bootloader` | required | `uboot`, `grub`, or `native` (no bootloader reads the state: init's early stage picks the slot from the native boot record) |
 //! | `uboot_package` | uboot: required | the Debian package providing the board's U-Boot (`u-boot-rpi`) |
 //! | `uboot_config` | optional | the U-Boot build of that package the board runs, its folder under `/usr/lib/u-boot` (`rpi_arm64`): its default environment is what the release's environment starts from. Needed when the package holds more than one build; uboot only |
+//! | `uboot_files` | optional | files of that U-Boot build copied onto the boot partition's root, for a ROM or firmware that loads U-Boot from a file (`u-boot.bin`, named in the Pi's `config.txt`); uboot only, with a FAT boot partition |
+//! | `uboot_raw` | optional | files of that U-Boot build written raw on the disk, `FILE:OFFSET` separated by blanks (`MLO:128K u-boot.img:384K`), where a ROM or SPL reads them from raw sectors: between the primary GPT (17K) and the first partition, on 512-byte sectors, clear of each other and of a raw boot state (checked with the files' sizes when the release is built); uboot only |
+//! | `firmware_package` | optional | a Debian package holding the firmware the SoC's ROM loads before U-Boot (`raspi-firmware`); uboot only, with `firmware_files` |
+//! | `firmware_files` | with `firmware_package` | files of that package, paths inside it (`usr/lib/raspi-firmware/start4.elf`), copied onto the boot partition's root under their last name |
+//! | `firmware_config` | optional | the Raspberry Pi firmware's `config.txt`, one `name=value` setting per word (`arm_64bit=1 enable_uart=1 kernel=u-boot.bin`), written onto the boot partition's root; only with `firmware_package` |
 //! | `grub_package` | grub: required | the Debian package providing GRUB (`grub-efi-amd64-bin`) |
 //! | `efi` | optional | `yes`: the boot partition is an EFI System Partition and the firmware is UEFI; required with `grub`, refused otherwise (default `no`) |
 //! | `bootstate_partition` | required | where the boot state lives: `boot` (the boot partition) or `disk` (raw, between the primary GPT and the first partition) |
@@ -129,7 +135,7 @@ pub const UBOOT_ENV_MAX_LEN: u64 = 1024 * 1024;
 pub const UBOOT_ENV_MIN_LEN: u64 = 256;
 
 /// Every key of a board file.
-pub const BOARD_KEYS: [&str; 28] = [
+pub const BOARD_KEYS: [&str; 34] = [
     "name",
     "compatible",
     "description",
@@ -158,6 +164,12 @@ pub const BOARD_KEYS: [&str; 28] = [
     "watchdog",
     "modules",
     "uboot_config",
+    "debian_suite",
+    "uboot_files",
+    "uboot_raw",
+    "firmware_package",
+    "firmware_files",
+    "firmware_config",
 ];
 
 /// The CPU architectures Nanolin builds boards for.
@@ -528,6 +540,35 @@ pub struct Board {
     /// The device the board sees its disk as (`/dev/vda`, `/dev/mmcblk0`): where the agent
     /// finds the slots and the boot state.
     pub disk_device: String,
+    /// The Debian suite its Debian packages come from (`trixie`), through a private apt
+    /// configuration; `None`: the build host's apt sources.
+    pub debian_suite: Option<String>,
+    /// What a ROM or firmware loads before Nanolin's boot script runs.
+    pub loader: Loader,
+}
+
+/// The files a board's ROM or firmware loads first (before U-Boot runs the boot script), from
+/// Debian's packages: `uboot_files`, `uboot_raw`, `firmware_package`, `firmware_files` and
+/// `firmware_config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loader {
+    /// Files of the U-Boot build copied onto the boot partition's root.
+    pub uboot_files: Vec<String>,
+    /// Files of the U-Boot build written raw, at byte offsets from the disk's start.
+    pub uboot_raw: Vec<(String, u64)>,
+    /// The Debian package with the SoC's firmware.
+    pub firmware_package: Option<String>,
+    /// Files of that package (paths inside it) copied onto the boot partition's root.
+    pub firmware_files: Vec<String>,
+    /// The settings of the Raspberry Pi firmware's `config.txt`, one per line.
+    pub firmware_config: Vec<String>,
+}
+
+impl Loader {
+    /// Whether the board has nothing of its own to load first.
+    pub fn is_empty(&self) -> bool {
+        *self == Loader::default()
+    }
 }
 
 /// Why a board file, or a board name, is refused.
@@ -1276,6 +1317,8 @@ impl Board {
         let disk_device = disk_device.to_string();
         let modules = modules(&e)?;
         let uboot_config = uboot_config(&e, bootloader)?;
+        let debian_suite = debian_suite(&e)?;
+        let loader = loader(&e, bootloader, &boot_state, &layout)?;
 
         Ok(Board {
             path: path.to_path_buf(),
@@ -1300,6 +1343,8 @@ impl Board {
             disk_device,
             modules,
             uboot_config,
+            debian_suite,
+            loader,
         })
     }
 
@@ -1756,6 +1801,215 @@ fn uboot_config(e: &Entries, bootloader: Bootloader) -> Result<Option<String>, B
             "uboot_config",
             value,
             "a folder name under /usr/lib/u-boot, such as rpi_arm64",
+        ));
+    }
+    Ok(Some(value.to_string()))
+}
+
+/// `uboot_files`, `uboot_raw`, `firmware_package`, `firmware_files` and `firmware_config`.
+fn loader(
+    e: &Entries,
+    bootloader: Bootloader,
+    boot_state: &BootState,
+    layout: &Layout,
+) -> Result<Loader, BoardError> {
+    const KEYS: [&str; 5] = [
+        "uboot_files",
+        "uboot_raw",
+        "firmware_package",
+        "firmware_files",
+        "firmware_config",
+    ];
+    if bootloader != Bootloader::Uboot {
+        for key in KEYS {
+            e.refuse(
+                key,
+                "it names what a ROM loads before U-Boot, and this board has no U-Boot: remove it",
+            )?;
+        }
+        return Ok(Loader::default());
+    }
+    let words = |key: &'static str| -> Vec<(String, Position)> {
+        e.optional(key)
+            .map(|(value, _)| {
+                value
+                    .split_whitespace()
+                    .map(|w| (w.to_string(), e.entry_position(key, w)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut loader = Loader::default();
+    for (file, at) in words("uboot_files") {
+        if !is_relative_path(&file) {
+            return Err(e.invalid(
+                at,
+                "uboot_files",
+                &file,
+                "a file of the U-Boot build, relative to its folder under /usr/lib/u-boot, \
+                 such as u-boot.bin",
+            ));
+        }
+        loader.uboot_files.push(file);
+    }
+    let first = layout
+        .partitions
+        .first()
+        .map_or(u64::MAX, Partition::start_bytes);
+    let state = match boot_state.location {
+        StateLocation::Disk { offset } => {
+            Some((offset, offset.saturating_add(boot_state.region_len())))
+        }
+        _ => None,
+    };
+    for (entry, at) in words("uboot_raw") {
+        let bad = |rule: String| e.invalid(at, "uboot_raw", &entry, rule);
+        let Some((file, offset_text)) = entry.rsplit_once(':') else {
+            return Err(bad(
+                "a raw file is FILE:OFFSET, such as MLO:128K (bytes from the disk's start)".into(),
+            ));
+        };
+        if !is_relative_path(file) {
+            return Err(bad(
+                "FILE is a file of the U-Boot build, relative to its folder under \
+                 /usr/lib/u-boot, such as MLO"
+                    .into(),
+            ));
+        }
+        let offset = parse_size(offset_text).ok_or_else(|| bad(SIZE_RULE.to_string()))?;
+        let gpt = GPT_PRIMARY_SECTORS * SECTOR_SIZE;
+        if offset % SECTOR_SIZE != 0 || offset < gpt || offset >= first {
+            return Err(bad(format!(
+                "a raw file starts on a 512-byte sector between the primary GPT (17 KiB) and \
+                 the first partition ({}): move it, or raise first_partition_offset",
+                size_text(first)
+            )));
+        }
+        if let Some((start, end)) = state.filter(|(s, e)| (*s..*e).contains(&offset)) {
+            return Err(bad(format!(
+                "it starts inside the raw boot state ({start:#x} to {end:#x}): move one of them"
+            )));
+        }
+        if loader.uboot_raw.iter().any(|(_, o)| *o == offset) {
+            return Err(bad(
+                "another raw file starts there: give each its own offset".into(),
+            ));
+        }
+        loader.uboot_raw.push((file.to_string(), offset));
+    }
+    let package = match e.optional("firmware_package") {
+        None => None,
+        Some((value, at)) => {
+            if !is_debian_package(value) {
+                return Err(e.invalid(
+                    at,
+                    "firmware_package",
+                    value,
+                    "a Debian package name is lowercase letters, digits and `+.-`, such as \
+                     raspi-firmware",
+                ));
+            }
+            Some(value.to_string())
+        }
+    };
+    let files = words("firmware_files");
+    match (&package, files.is_empty()) {
+        (Some(_), true) => {
+            return Err(BoardError::Missing {
+                at: e.at(e.end),
+                key: "firmware_files",
+                hint: "firmware_package names a package: list the files to take from it with \
+                       firmware_files=\"…\", such as usr/lib/raspi-firmware/start4.elf",
+            })
+        }
+        (None, false) => {
+            e.refuse(
+                "firmware_files",
+                "there is no firmware_package to take them from: add firmware_package=…",
+            )?;
+        }
+        _ => {}
+    }
+    for (file, at) in files {
+        if !is_relative_path(&file) {
+            return Err(e.invalid(
+                at,
+                "firmware_files",
+                &file,
+                "a file of the firmware package, its path inside the package, such as \
+                 usr/lib/raspi-firmware/start4.elf",
+            ));
+        }
+        loader.firmware_files.push(file);
+    }
+    if package.is_none() {
+        e.refuse(
+            "firmware_config",
+            "config.txt is read by the firmware of firmware_package, and there is none: add \
+             firmware_package=… or remove it",
+        )?;
+    }
+    for (setting, at) in words("firmware_config") {
+        let ok = setting.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        });
+        if !ok {
+            return Err(e.invalid(
+                at,
+                "firmware_config",
+                &setting,
+                "a config.txt setting is name=value without blanks, such as arm_64bit=1",
+            ));
+        }
+        loader.firmware_config.push(setting);
+    }
+    loader.firmware_package = package;
+    Ok(loader)
+}
+
+/// Longest Debian suite name (`bookworm-backports` is 18).
+pub const DEBIAN_SUITE_MAX_LEN: usize = 32;
+
+/// `debian_suite`: a Debian code name, lowercase letters, then optionally `-` and a pocket
+/// (`trixie`, `bookworm`, `sid`). Not `stable` or `testing`: they move to another release, and
+/// a release's pins would stop meaning one thing.
+fn debian_suite(e: &Entries) -> Result<Option<String>, BoardError> {
+    let Some((value, at)) = e.optional("debian_suite") else {
+        return Ok(None);
+    };
+    let (name, pocket) = value.split_once('-').unwrap_or((value, ""));
+    let letters = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_lowercase());
+    let ok = value.len() <= DEBIAN_SUITE_MAX_LEN
+        && letters(name)
+        && if value.contains('-') {
+            letters(pocket)
+        } else {
+            true
+        };
+    if !ok {
+        return Err(e.invalid(
+            at,
+            "debian_suite",
+            value,
+            "a Debian suite is the code name of a Debian release, lowercase letters (trixie,              bookworm): leave it out to use the build host's apt sources",
+        ));
+    }
+    const MOVING: [&str; 6] = [
+        "stable",
+        "oldstable",
+        "testing",
+        "unstable",
+        "oldoldstable",
+        "experimental",
+    ];
+    if MOVING.contains(&name) {
+        return Err(e.invalid(
+            at,
+            "debian_suite",
+            value,
+            format!(
+                "`{name}` names another Debian release as time passes, and a release's pinned                  packages would vanish with it: write the code name (trixie for Debian 13,                  bookworm for Debian 12)"
+            ),
         ));
     }
     Ok(Some(value.to_string()))

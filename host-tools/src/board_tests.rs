@@ -985,3 +985,143 @@ fn every_qemu_board_lists_its_disk_driver() {
         }
     }
 }
+
+#[test]
+fn a_debian_suite_is_a_code_name_and_refused_with_its_place_otherwise() {
+    assert_eq!(parse_ok(MINIMAL).debian_suite, None);
+    let b = parse_ok(&format!("{MINIMAL}debian_suite=trixie\n"));
+    assert_eq!(b.debian_suite.as_deref(), Some("trixie"));
+    let b = parse_ok(&format!("{MINIMAL}debian_suite=bookworm-backports\n"));
+    assert_eq!(b.debian_suite.as_deref(), Some("bookworm-backports"));
+    for bad in ["Trixie", "trixie-", "-x", "13", "trixie/main", "\"\""] {
+        let said = error(&format!("{MINIMAL}debian_suite={bad}\n"));
+        assert!(
+            said.starts_with("boards/test.conf:14:1: debian_suite `")
+                && said.contains("is invalid: a Debian suite is the code name"),
+            "{bad}: {said}"
+        );
+    }
+    let said = error(&format!("{MINIMAL}debian_suite=stable\n"));
+    assert!(
+        said.starts_with("boards/test.conf:14:1: debian_suite `stable` is invalid")
+            && said.contains("write the code name (trixie"),
+        "{said}"
+    );
+    assert!(
+        error(&format!("{MINIMAL}debian_suit=trixie\n")).contains("did you mean `debian_suite`")
+    );
+}
+
+#[test]
+fn riscv64_boards_take_their_packages_from_debian_13() {
+    for name in Board::list(&boards_dir()).unwrap() {
+        let b = Board::find(&boards_dir(), &name).unwrap();
+        if b.arch == Arch::Riscv64 {
+            assert_eq!(b.debian_suite.as_deref(), Some("trixie"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn loader_files_are_read_and_checked_against_the_layout() {
+    let b = parse_ok(&format!(
+        "{FULL}uboot_raw=\"MLO:128K u-boot.img:0x60000\"\nuboot_files=u-boot.bin\n\
+         firmware_package=raspi-firmware\n\
+         firmware_files=\"usr/lib/raspi-firmware/start4.elf usr/lib/raspi-firmware/fixup4.dat\"\n\
+         firmware_config=\"arm_64bit=1 kernel=u-boot.bin\"\n"
+    ));
+    assert_eq!(
+        b.loader.uboot_raw,
+        [
+            ("MLO".to_string(), 0x20000),
+            ("u-boot.img".to_string(), 0x60000)
+        ]
+    );
+    assert_eq!(b.loader.uboot_files, ["u-boot.bin"]);
+    assert_eq!(b.loader.firmware_package.as_deref(), Some("raspi-firmware"));
+    assert_eq!(b.loader.firmware_files.len(), 2);
+    assert_eq!(
+        b.loader.firmware_config,
+        ["arm_64bit=1", "kernel=u-boot.bin"]
+    );
+    assert!(parse_ok(FULL).loader.is_empty());
+
+    // Errors name the file, the line and the entry's column.
+    let line = FULL.lines().count() + 1;
+    for (raw, says) in [
+        ("MLO", "a raw file is FILE:OFFSET"),
+        (
+            "MLO:8K",
+            "between the primary GPT (17 KiB) and the first partition (4 MiB",
+        ),
+        ("MLO:4M", "between the primary GPT"),
+        ("MLO:1000", "a raw file starts on a 512-byte sector"),
+        (
+            "MLO:0x270000",
+            "inside the raw boot state (0x260000 to 0x2a0000)",
+        ),
+        ("MLO:128K u-boot.img:128K", "another raw file starts there"),
+        ("../MLO:128K", "FILE is a file of the U-Boot build"),
+        ("MLO:lots", "a size is decimal digits"),
+    ] {
+        let said = error(&format!("{FULL}uboot_raw=\"{raw}\"\n"));
+        assert!(
+            said.starts_with(&format!("boards/test.conf:{line}:")) && said.contains(says),
+            "{raw}: {said}"
+        );
+    }
+    assert_eq!(
+        error(&format!("{FULL}uboot_raw=\"MLO:128K bad:4M\"\n")),
+        format!(
+            "boards/test.conf:{line}:21: uboot_raw `bad:4M` is invalid: a raw file starts on a \
+             512-byte sector between the primary GPT (17 KiB) and the first partition (4 MiB \
+             (4194304 bytes)): move it, or raise first_partition_offset"
+        )
+    );
+    assert!(error(&format!("{FULL}firmware_package=raspi-firmware\n"))
+        .contains("the board has no `firmware_files`"));
+    assert!(error(&format!("{FULL}firmware_files=start4.elf\n"))
+        .contains("`firmware_files` does not apply here: there is no firmware_package"));
+    assert!(error(&format!("{FULL}firmware_config=arm_64bit=1\n"))
+        .contains("`firmware_config` does not apply here"));
+    assert!(error(&format!(
+        "{FULL}firmware_package=raspi-firmware\nfirmware_files=a\nfirmware_config=\"=1\"\n"
+    ))
+    .contains("a config.txt setting is name=value"));
+    assert!(
+        error(&format!("{FULL}firmware_package=Raspi\nfirmware_files=a\n"))
+            .contains("firmware_package `Raspi` is invalid")
+    );
+    // Not for boards without U-Boot.
+    for key in [
+        "uboot_files=u-boot.bin",
+        "uboot_raw=MLO:128K",
+        "firmware_package=x",
+    ] {
+        let said = error(&format!("{MINIMAL}{key}\n"));
+        assert!(
+            said.starts_with("boards/test.conf:14:1: `") && said.contains("has no U-Boot"),
+            "{key}: {said}"
+        );
+    }
+}
+
+#[test]
+fn boards_whose_rom_loads_a_bootloader_name_it() {
+    let b = Board::find(&boards_dir(), "raspberrypi4").unwrap();
+    assert_eq!(b.loader.uboot_files, ["u-boot.bin"]);
+    assert_eq!(b.loader.firmware_package.as_deref(), Some("raspi-firmware"));
+    assert!(b
+        .loader
+        .firmware_config
+        .iter()
+        .any(|s| s == "kernel=u-boot.bin"));
+    let b = Board::find(&boards_dir(), "beaglebone-black").unwrap();
+    assert_eq!(
+        b.loader.uboot_raw,
+        [
+            ("MLO".to_string(), 128 * 1024),
+            ("u-boot.img".to_string(), 384 * 1024)
+        ]
+    );
+}

@@ -349,11 +349,18 @@ fn cmdline(board: &Board, root: Option<(&str, &str)>) -> String {
         words.push(format!("root={device}"));
         words.push(format!("nanolin.slot={slot}"));
     }
+    // The watchdog QEMU adds: stage1 starts it, init pets it, a hung boot is reset.
+    if board.watchdog.is_some() {
+        words.push(format!("nanolin.watchdog={WATCHDOG_DEVICE}"));
+    }
     if !board.kernel_cmdline.trim().is_empty() {
         words.push(board.kernel_cmdline.trim().to_string());
     }
     words.join(" ")
 }
+
+/// The device node of a board's first (only) watchdog.
+pub const WATCHDOG_DEVICE: &str = "/dev/watchdog0";
 
 /// The state of a freshly flashed board: A first, then B, each with `tries`
 /// ([`BootState::new`]).

@@ -164,7 +164,7 @@ fn the_grub_configuration_counts_down_without_arithmetic() {
         "if [ \"$nanolin_slot\" = A ]; then set nanolin_root=/dev/vda2; \
          else set nanolin_root=/dev/vda3; fi",
         "linux ($esp)/vmlinuz console=ttyS0 root=$nanolin_root \
-         nanolin.slot=$nanolin_slot panic=-1",
+         nanolin.slot=$nanolin_slot nanolin.watchdog=/dev/watchdog0 panic=-1",
         "initrd ($esp)/initrd.img",
     ] {
         assert!(
@@ -186,11 +186,17 @@ fn the_grub_environment_block_holds_the_first_state() {
 #[test]
 fn kernel_command_lines_name_the_slot() {
     let b = board("qemu-aarch64-virt");
-    assert_eq!(kernel_cmdline(&b, None), "console=ttyAMA0 panic=-1");
+    assert_eq!(
+        kernel_cmdline(&b, None),
+        "console=ttyAMA0 nanolin.watchdog=/dev/watchdog0 panic=-1"
+    );
     assert_eq!(
         kernel_cmdline(&b, Some(BootSlot::B)),
-        "console=ttyAMA0 root=/dev/vda3 nanolin.slot=B panic=-1"
+        "console=ttyAMA0 root=/dev/vda3 nanolin.slot=B nanolin.watchdog=/dev/watchdog0 panic=-1"
     );
+    // No watchdog on the board, none on the command line.
+    let r = board("raspberrypi4");
+    assert!(!kernel_cmdline(&r, None).contains("watchdog"));
 }
 
 #[test]

@@ -14,6 +14,8 @@
 //! repository=http://10.0.2.2:8080         # what the agent polls (optional)
 //! channel=stable                          # the channel it polls (default stable)
 //! tries=3                                 # boot tries of a new release (default 3)
+//! poll_interval=3600                      # seconds between the agent's polls (default 3600)
+//! activate=kexec                          # how the agent starts a new release: reboot (default) or kexec
 //! ```
 //!
 //! Every error names the file, line and column. A package named twice (with the same version
@@ -39,7 +41,7 @@ pub const VALUE_MAX_LEN: usize = 16 * 1024;
 pub const PACKAGES_MAX: usize = 1024;
 
 /// The keys of a distro file.
-pub const DISTRO_KEYS: [&str; 9] = [
+pub const DISTRO_KEYS: [&str; 11] = [
     "name",
     "description",
     "packages",
@@ -49,6 +51,8 @@ pub const DISTRO_KEYS: [&str; 9] = [
     "repository",
     "channel",
     "tries",
+    "poll_interval",
+    "activate",
 ];
 
 /// One package of a distro, with the version asked for, if any.
@@ -83,6 +87,10 @@ pub struct Distro {
     pub channel: String,
     /// Boot tries a new release gets before the board falls back.
     pub tries: u32,
+    /// Seconds between the agent's polls, when not the agent's default.
+    pub poll_interval: Option<u32>,
+    /// How the agent's daemon starts a new release (`reboot` or `kexec`), when not its default.
+    pub activate: Option<String>,
     packages_at: Place,
 }
 
@@ -410,6 +418,23 @@ impl Distro {
             },
             None => 3,
         };
+        let poll_interval = match get("poll_interval") {
+            Some((t, p)) => match t.parse::<u32>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    return Err(invalid(
+                        p,
+                        format!("poll_interval `{t}`: a whole number of seconds, at least 1"),
+                    ))
+                }
+            },
+            None => None,
+        };
+        let activate = match get("activate") {
+            Some((a, _)) if a == "reboot" || a == "kexec" => Some(a.to_string()),
+            Some((a, p)) => return Err(invalid(p, format!("activate `{a}`: reboot or kexec"))),
+            None => None,
+        };
         Ok(Distro {
             path: path.to_path_buf(),
             name: name.to_string(),
@@ -421,6 +446,8 @@ impl Distro {
             repository,
             channel,
             tries,
+            poll_interval,
+            activate,
             packages_at,
         })
     }
@@ -482,9 +509,12 @@ mod tests {
     fn reads_the_example() {
         let d = parse(
             "name=prime\ndescription=\"x y\"\npackages=\"nanolin-init busybox=1.35.0\"\n\
-             overlay=prime\nrepository=http://10.0.2.2:8080/\ntries=2\n",
+             overlay=prime\nrepository=http://10.0.2.2:8080/\ntries=2\npoll_interval=60\n\
+             activate=kexec\n",
         )
         .unwrap();
+        assert_eq!(d.poll_interval, Some(60));
+        assert_eq!(d.activate.as_deref(), Some("kexec"));
         assert_eq!(d.packages.len(), 2);
         assert_eq!(d.packages[1].version.as_deref(), Some("1.35.0"));
         assert_eq!(d.hostname, "prime");
@@ -528,6 +558,16 @@ mod tests {
                 "name=prime\npackages=a\ntries=0\n",
                 "prime.rcp:3:1:",
                 "tries",
+            ),
+            (
+                "name=prime\npackages=a\npoll_interval=0\n",
+                "prime.rcp:3:1:",
+                "poll_interval `0`: a whole number of seconds",
+            ),
+            (
+                "name=prime\npackages=a\nactivate=firmware\n",
+                "prime.rcp:3:1:",
+                "activate `firmware`: reboot or kexec",
             ),
             (
                 "name=prime\npackages=a\nrepository=ftp://x\n",

@@ -19,6 +19,20 @@
 //! missing (or apt does not know the package yet), refused otherwise with the command to run.
 //! Nothing is ever installed: packages are only downloaded and unpacked.
 //!
+//! # A board's own Debian suite
+//!
+//! A board with `debian_suite=` (the riscv64 boards: `trixie`, as Debian 12 has no riscv64
+//! port) does not use the host's apt sources. apt runs with a private configuration in the
+//! source cache, `apt/SUITE-ARCH/`: a `sources.list` naming `SUITE`, `SUITE-updates` (both from
+//! [`DEBIAN_MIRROR`]) and `SUITE-security` (from [`DEBIAN_SECURITY_MIRROR`]), components
+//! [`DEBIAN_COMPONENTS`], signed by Debian's archive keyring ([`DEBIAN_KEYRING`], package
+//! debian-archive-keyring); its own package lists, apt cache and an empty dpkg status; and
+//! `APT::Architecture` the board's architecture alone. So neither root nor
+//! `dpkg --add-architecture` is needed, and nothing of the host's apt state changes. The lists
+//! are updated when missing or older than [`PRIVATE_LISTS_MAX_AGE`] seconds, and once more
+//! in a run when a package or version is not found. The host's general apt settings (a proxy,
+//! say) still apply: only the sources, state and architectures are replaced.
+//!
 //! A rebuild uses [`Kernel::pinned`]: the package, version and SHA-256 a release recorded.
 //! The cache answers when it holds the file; otherwise apt must still offer exactly that
 //! version with exactly that hash, and when it does not the error says what apt offers now,
@@ -70,6 +84,23 @@ const DPKG: (&str, &str) = ("dpkg", "dpkg");
 const DPKG_DEB: (&str, &str) = ("dpkg-deb", "dpkg");
 const DEPMOD: (&str, &str) = ("depmod", "kmod");
 const GZIP: (&str, &str) = ("gzip", "gzip");
+
+/// Where a board's own Debian suite comes from (see the module documentation).
+pub const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
+
+/// Where the security updates of a board's own Debian suite come from.
+pub const DEBIAN_SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
+
+/// The components of a board's own Debian suite: the firmware some boards' ROMs load first
+/// (the Raspberry Pi's) is in non-free-firmware.
+pub const DEBIAN_COMPONENTS: &str = "main non-free-firmware";
+
+/// The keyring Debian's archive is signed with (package debian-archive-keyring).
+pub const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// A private package list older than this (seconds) is updated before a new candidate is
+/// taken from it: one day.
+pub const PRIVATE_LISTS_MAX_AGE: u64 = 24 * 60 * 60;
 
 /// Most names a missing-module error suggests.
 const SUGGESTIONS: usize = 12;
@@ -199,6 +230,8 @@ pub enum KernelError {
         arch: &'static str,
         /// Whether the package lists were updated in this run.
         updated: bool,
+        /// The board's own Debian suite, when apt read that (none: the host's sources).
+        suite: Option<String>,
     },
     /// apt no longer offers the pinned version.
     VersionGone {
@@ -210,6 +243,8 @@ pub enum KernelError {
         version: String,
         /// The versions apt offers now.
         offered: Vec<String>,
+        /// The board's own Debian suite, when apt read that (none: the host's sources).
+        suite: Option<String>,
     },
     /// Debian's index records another SHA-256 for the pinned version than the pin.
     PinMismatch {
@@ -347,6 +382,27 @@ impl fmt::Display for KernelError {
                 package,
                 arch,
                 updated,
+                suite: Some(suite),
+            } => {
+                write!(
+                    f,
+                    "Debian {suite} has no package {package}:{arch} (apt's private list of \
+                     {suite}, {suite}-updates and {suite}-security for {arch}"
+                )?;
+                if *updated {
+                    write!(f, ", updated in this run")?;
+                }
+                write!(
+                    f,
+                    "): check kernel=, the bootloader's package and debian_suite= in the board \
+                     file"
+                )
+            }
+            KernelError::UnknownPackage {
+                package,
+                arch,
+                updated,
+                suite: None,
             } => {
                 write!(f, "apt knows no package {package}:{arch}")?;
                 if *updated {
@@ -368,11 +424,15 @@ impl fmt::Display for KernelError {
                 arch,
                 version,
                 offered,
+                suite,
             } => {
+                let from = match suite {
+                    Some(suite) => format!("Debian {suite} no longer serves"),
+                    None => "apt no longer offers".to_string(),
+                };
                 write!(
                     f,
-                    "the release pins {package}:{arch} version {version}, which apt no longer \
-                     offers ("
+                    "the release pins {package}:{arch} version {version}, which {from} ("
                 )?;
                 if offered.is_empty() {
                     write!(f, "it offers no version of {package} at all")?;
@@ -479,8 +539,7 @@ impl std::error::Error for KernelError {
 /// `cache`: the exact package and version apt's candidate of `PACKAGE` depends on.
 pub fn fetch_kernel(board: &Board, cache: &SourceCache) -> Result<Kernel, KernelError> {
     let KernelSource::Debian(package) = &board.kernel;
-    let mut apt = Apt::new(board.arch);
-    apt.ensure_architecture()?;
+    let mut apt = Apt::open(board.debian_suite.as_deref(), board.arch, cache, true)?;
     let meta = apt.candidate(package)?;
     let (package, version) = match versioned_kernel(&meta.depends) {
         Some((dep, version)) => (dep, version),
@@ -493,9 +552,55 @@ pub fn fetch_kernel(board: &Board, cache: &SourceCache) -> Result<Kernel, Kernel
 /// Fetches the candidate version of any Debian package `package` for `arch` into `cache`, as
 /// [`fetch_kernel`] fetches a kernel (no dependency followed).
 pub fn fetch_deb(package: &str, arch: Arch, cache: &SourceCache) -> Result<CachedDeb, KernelError> {
-    let mut apt = Apt::new(arch);
-    apt.ensure_architecture()?;
+    fetch_deb_from(None, package, arch, cache)
+}
+
+/// [`fetch_deb`] from a board's own Debian `suite` (none: the host's apt sources), as
+/// [`fetch_kernel`] does for a board with `debian_suite=`.
+pub fn fetch_deb_from(
+    suite: Option<&str>,
+    package: &str,
+    arch: Arch,
+    cache: &SourceCache,
+) -> Result<CachedDeb, KernelError> {
+    let mut apt = Apt::open(suite, arch, cache, true)?;
     let record = apt.candidate(package)?;
+    apt.fetch(&record, cache)
+}
+
+/// A Debian package a release pinned: `package` at exactly `version`, whose `.deb` has
+/// SHA-256 `sha256`, from `suite` (none: the host's apt sources). From the cache when it holds
+/// that file (no apt, no network); otherwise apt must offer that version with that hash, and
+/// when it does not the error says so ([`KernelError::VersionGone`],
+/// [`KernelError::PinMismatch`]) rather than taking another.
+pub fn pinned_deb(
+    suite: Option<&str>,
+    arch: Arch,
+    package: &str,
+    version: &str,
+    sha256: &[u8; 32],
+    cache: &SourceCache,
+) -> Result<CachedDeb, KernelError> {
+    let entry = cache.sha256_entry(sha256);
+    if cached_matches(&entry, sha256)? {
+        return Ok(CachedDeb {
+            package: package.to_string(),
+            version: version.to_string(),
+            arch,
+            sha256: *sha256,
+            path: entry,
+        });
+    }
+    let mut apt = Apt::open(suite, arch, cache, false)?;
+    let record = apt.version(package, version)?;
+    if &record.sha256 != sha256 {
+        return Err(KernelError::PinMismatch {
+            package: package.to_string(),
+            version: version.to_string(),
+            pinned: hex(sha256),
+            index: hex(&record.sha256),
+        });
+    }
     apt.fetch(&record, cache)
 }
 
@@ -510,28 +615,27 @@ impl Kernel {
         sha256: &[u8; 32],
         cache: &SourceCache,
     ) -> Result<Kernel, KernelError> {
-        let entry = cache.sha256_entry(sha256);
-        if cached_matches(&entry, sha256)? {
-            return Ok(Kernel {
-                package: package.to_string(),
-                version: version.to_string(),
-                arch,
-                sha256: *sha256,
-                deb_path: entry,
-            });
-        }
-        let mut apt = Apt::new(arch);
-        apt.ensure_architecture()?;
-        let record = apt.version(package, version)?;
-        if &record.sha256 != sha256 {
-            return Err(KernelError::PinMismatch {
-                package: package.to_string(),
-                version: version.to_string(),
-                pinned: hex(sha256),
-                index: hex(&record.sha256),
-            });
-        }
-        apt.fetch(&record, cache).map(Kernel::from)
+        pinned_deb(None, arch, package, version, sha256, cache).map(Kernel::from)
+    }
+
+    /// The kernel a release of `board` pinned: [`Kernel::pinned`] from the board's own Debian
+    /// suite when it names one (`debian_suite=`).
+    pub fn pinned_for(
+        board: &Board,
+        package: &str,
+        version: &str,
+        sha256: &[u8; 32],
+        cache: &SourceCache,
+    ) -> Result<Kernel, KernelError> {
+        pinned_deb(
+            board.debian_suite.as_deref(),
+            board.arch,
+            package,
+            version,
+            sha256,
+            cache,
+        )
+        .map(Kernel::from)
     }
 
     /// The SHA-256 of the `.deb`, hex.
@@ -558,7 +662,12 @@ impl Kernel {
         for entry in listing {
             let entry = entry.map_err(|e| KernelError::io("list", &boot, e))?;
             let name = entry.file_name();
-            if let Some(release) = name.to_str().and_then(|n| n.strip_prefix("vmlinuz-")) {
+            // vmlinuz-RELEASE; Debian 13's riscv64 packages name the raw Image vmlinux-RELEASE.
+            let release = name.to_str().and_then(|n| {
+                n.strip_prefix("vmlinuz-")
+                    .or_else(|| n.strip_prefix("vmlinux-"))
+            });
+            if let Some(release) = release {
                 releases.push(release.to_string());
             }
         }
@@ -585,6 +694,13 @@ impl Kernel {
             .map(|base| dir.join(base).join(&release))
             .find(|p| p.is_dir())
             .ok_or_else(|| bad(format!("no lib/modules/{release} in the package")))?;
+        // A merged-/usr package (Debian 13) has only usr/lib/modules; depmod -b reads
+        // lib/modules below the base, which on a merged system is a link to usr/lib.
+        let lib = dir.join("lib");
+        if !lib.exists() && dir.join("usr/lib/modules").is_dir() {
+            std::os::unix::fs::symlink("usr/lib", &lib)
+                .map_err(|e| KernelError::io("link lib to usr/lib in", dir, e))?;
+        }
         let mut depmod = tool(DEPMOD)?;
         depmod.arg("-b").arg(dir).arg(&release);
         run(DEPMOD, &mut depmod)?;
@@ -595,7 +711,13 @@ impl Kernel {
                 modules.display()
             )));
         }
-        let vmlinuz = boot.join(format!("vmlinuz-{release}"));
+        let vmlinuz = [
+            boot.join(format!("vmlinuz-{release}")),
+            boot.join(format!("vmlinux-{release}")),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| boot.join(format!("vmlinuz-{release}")));
         let (image, format) = bootable_image(&vmlinuz, &release, self.arch)?;
         let dtbs =
             Some(dir.join("usr/lib").join(format!("linux-image-{release}"))).filter(|p| p.is_dir());
@@ -999,10 +1121,106 @@ struct Record {
     sha256: [u8; 32],
 }
 
+/// apt's private configuration for a board's own Debian suite and architecture, in the
+/// source cache (see the module documentation).
+struct PrivateApt {
+    suite: String,
+    dir: PathBuf,
+}
+
+/// The file in a private list folder whose time is the last `apt-get update`.
+const LISTS_STAMP: &str = "lists/nanolin-updated";
+
+/// The `sources.list` of a private configuration.
+fn private_sources(suite: &str, arch: Arch) -> String {
+    let options = format!("[arch={} signed-by={DEBIAN_KEYRING}]", arch.debian());
+    format!(
+        "# Written by nanolin: Debian {suite} for {arch}, for boards with debian_suite={suite}.\n\
+         deb {options} {DEBIAN_MIRROR} {suite} {DEBIAN_COMPONENTS}\n\
+         deb {options} {DEBIAN_MIRROR} {suite}-updates {DEBIAN_COMPONENTS}\n\
+         deb {options} {DEBIAN_SECURITY_MIRROR} {suite}-security {DEBIAN_COMPONENTS}\n",
+        arch = arch.debian()
+    )
+}
+
+impl PrivateApt {
+    /// The configuration of `suite` for `arch` in `cache`, made or brought up to date.
+    fn open(suite: &str, arch: Arch, cache: &SourceCache) -> Result<PrivateApt, KernelError> {
+        let dir = cache
+            .root()
+            .join("apt")
+            .join(format!("{suite}-{}", arch.debian()));
+        for sub in [
+            "lists/partial",
+            "cache/archives/partial",
+            "sources.list.d",
+            "preferences.d",
+        ] {
+            let path = dir.join(sub);
+            fs::create_dir_all(&path).map_err(|e| KernelError::io("create", &path, e))?;
+        }
+        let sources = dir.join("sources.list");
+        let text = private_sources(suite, arch);
+        if fs::read_to_string(&sources).ok().as_deref() != Some(text.as_str()) {
+            // Other sources: the lists no longer match them.
+            let _ = fs::remove_file(dir.join(LISTS_STAMP));
+            fs::write(&sources, text).map_err(|e| KernelError::io("write", &sources, e))?;
+        }
+        let status = dir.join("status");
+        if !status.is_file() {
+            fs::write(&status, "").map_err(|e| KernelError::io("write", &status, e))?;
+        }
+        Ok(PrivateApt {
+            suite: suite.to_string(),
+            dir,
+        })
+    }
+
+    /// The `-o` options that make apt use this configuration.
+    fn options(&self, arch: Arch) -> Vec<String> {
+        let path = |sub: &str| self.dir.join(sub).to_string_lossy().into_owned();
+        let mut options = vec![
+            format!("Dir::Etc::SourceList={}", path("sources.list")),
+            format!("Dir::Etc::SourceParts={}", path("sources.list.d")),
+            "Dir::Etc::Preferences=/dev/null".to_string(),
+            format!("Dir::Etc::PreferencesParts={}", path("preferences.d")),
+            format!("Dir::State::Lists={}", path("lists")),
+            format!("Dir::State::status={}", path("status")),
+            format!("Dir::Cache={}", path("cache")),
+            format!("APT::Architecture={}", arch.debian()),
+            format!("APT::Architectures={}", arch.debian()),
+        ];
+        if is_root() {
+            // apt drops to the _apt user to download, which cannot write to root's cache.
+            options.push("APT::Sandbox::User=root".to_string());
+        }
+        options
+    }
+
+    /// Seconds since the lists were last updated; `None` when they never were.
+    fn lists_age(&self) -> Option<u64> {
+        let modified = fs::metadata(self.dir.join(LISTS_STAMP))
+            .and_then(|m| m.modified())
+            .ok()?;
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(modified)
+                .map_or(0, |d| d.as_secs()),
+        )
+    }
+
+    fn mark_updated(&self) -> Result<(), KernelError> {
+        let stamp = self.dir.join(LISTS_STAMP);
+        fs::write(&stamp, "").map_err(|e| KernelError::io("write", &stamp, e))
+    }
+}
+
 /// apt, for one architecture: updates the package lists at most once per run.
 struct Apt {
     arch: Arch,
     updated: bool,
+    /// The board's own suite; `None`: the host's apt sources.
+    private: Option<PrivateApt>,
 }
 
 impl Apt {
@@ -1010,7 +1228,49 @@ impl Apt {
         Apt {
             arch,
             updated: false,
+            private: None,
         }
+    }
+
+    /// apt for `arch` from the host's sources (`suite` none), or from `suite` through a private
+    /// configuration, ready to answer: the architecture known to dpkg (host), or the lists
+    /// present, and updated when older than [`PRIVATE_LISTS_MAX_AGE`] if `fresh` (private).
+    fn open(
+        suite: Option<&str>,
+        arch: Arch,
+        cache: &SourceCache,
+        fresh: bool,
+    ) -> Result<Apt, KernelError> {
+        let mut apt = Apt::new(arch);
+        let Some(suite) = suite else {
+            apt.ensure_architecture()?;
+            return Ok(apt);
+        };
+        let private = PrivateApt::open(suite, arch, cache)?;
+        let stale = match private.lists_age() {
+            None => true,
+            Some(age) => fresh && age > PRIVATE_LISTS_MAX_AGE,
+        };
+        apt.private = Some(private);
+        if stale {
+            apt.update()?;
+        }
+        Ok(apt)
+    }
+
+    /// `tool`, with the private configuration's options when there is one.
+    fn command(&self, which: Tool) -> Result<Command, KernelError> {
+        let mut cmd = tool(which)?;
+        if let Some(private) = &self.private {
+            for option in private.options(self.arch) {
+                cmd.arg("-o").arg(option);
+            }
+        }
+        Ok(cmd)
+    }
+
+    fn suite(&self) -> Option<String> {
+        self.private.as_ref().map(|p| p.suite.clone())
     }
 
     /// Makes sure dpkg knows the architecture: adds it (and updates the package lists) when
@@ -1045,7 +1305,7 @@ impl Apt {
             if attempt > 0 {
                 std::thread::sleep(std::time::Duration::from_secs(5));
             }
-            let mut cmd = tool(APT_GET)?;
+            let mut cmd = self.command(APT_GET)?;
             cmd.args(["update", "-qq"]);
             match run(APT_GET, &mut cmd) {
                 Ok(_) => {
@@ -1058,17 +1318,33 @@ impl Apt {
         if let Some(e) = failed {
             eprintln!("    warning: {e}; going on with the package lists apt has");
         }
+        // Tried: a mirror in the middle of a sync is not asked again in every build of the
+        // day (a package missing from the lists still updates them once per run).
+        if let Some(private) = &self.private {
+            private.mark_updated()?;
+        }
         self.updated = true;
         Ok(())
     }
 
     /// `package` at exactly `version`, or what apt offers instead.
     fn version(&mut self, package: &str, version: &str) -> Result<Record, KernelError> {
-        let records = match self.show(package, true) {
+        let mut records = match self.show(package, true) {
             Ok(records) => records,
             Err(KernelError::UnknownPackage { .. }) => Vec::new(),
             Err(e) => return Err(e),
         };
+        // A private list may be a day old: before saying the version is gone, read the
+        // suite as it is now.
+        if self.private.is_some() && !self.updated && !records.iter().any(|r| r.version == version)
+        {
+            self.update()?;
+            records = match self.show(package, true) {
+                Ok(records) => records,
+                Err(KernelError::UnknownPackage { .. }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+        }
         if let Some(record) = records.iter().find(|r| r.version == version) {
             return Ok(record.clone());
         }
@@ -1083,6 +1359,7 @@ impl Apt {
             arch: self.arch.debian(),
             version: version.to_string(),
             offered,
+            suite: self.suite(),
         })
     }
 
@@ -1100,13 +1377,14 @@ impl Apt {
             package: package.to_string(),
             arch: self.arch.debian(),
             updated: self.updated,
+            suite: self.suite(),
         }
     }
 
     fn show(&mut self, package: &str, all: bool) -> Result<Vec<Record>, KernelError> {
         let spec = format!("{package}:{}", self.arch.debian());
         loop {
-            let mut cmd = tool(APT_CACHE)?;
+            let mut cmd = self.command(APT_CACHE)?;
             cmd.arg("show");
             if !all {
                 cmd.arg("--no-all-versions");
@@ -1131,8 +1409,8 @@ impl Apt {
                 }
                 return Ok(unique);
             }
-            // Not known: the lists may be missing or old. Update once, as root.
-            if self.updated || !is_root() {
+            // Not known: the lists may be missing or old. Update once (the host's: as root).
+            if self.updated || (self.private.is_none() && !is_root()) {
                 return Err(self.unknown(package));
             }
             self.update()?;
@@ -1159,9 +1437,9 @@ impl Apt {
             .prefix(".apt-download-")
             .tempdir_in(&dir)
             .map_err(|e| KernelError::io("create a temporary folder in", &dir, e))?;
-        let mut cmd = tool(APT_GET)?;
+        let mut cmd = self.command(APT_GET)?;
         cmd.args(["download", "-qq"]);
-        if is_root() {
+        if is_root() && self.private.is_none() {
             // apt drops to the _apt user to download, which cannot write to a root-owned
             // folder: stay root.
             cmd.args(["-o", "APT::Sandbox::User=root"]);

@@ -76,6 +76,7 @@ fn errors_say_what_apt_offers_and_what_to_run() {
         arch: "arm64",
         version: "6.1.192-2".into(),
         offered: vec!["6.1.200-1".into()],
+        suite: None,
     };
     let text = gone.to_string();
     assert!(
@@ -284,4 +285,74 @@ fn unpacking_refuses_a_folder_with_files() {
         kernel.unpack(dir.path()),
         Err(KernelError::NotEmpty(_))
     ));
+}
+
+#[test]
+fn a_private_suite_names_its_release_in_errors_and_sources() {
+    let gone = KernelError::VersionGone {
+        package: "linux-image-6.12.107+deb13-riscv64".into(),
+        arch: "riscv64",
+        version: "6.12.107-1".into(),
+        offered: vec!["6.12.120-1".into()],
+        suite: Some("trixie".into()),
+    };
+    let text = gone.to_string();
+    assert!(
+        text.contains("version 6.12.107-1, which Debian trixie no longer serves")
+            && text.contains("it offers 6.12.120-1")
+            && text.contains("snapshot.debian.org"),
+        "{text}"
+    );
+    let unknown = KernelError::UnknownPackage {
+        package: "busybox".into(),
+        arch: "riscv64",
+        updated: true,
+        suite: Some("trixie".into()),
+    }
+    .to_string();
+    assert!(
+        unknown.starts_with("Debian trixie has no package busybox:riscv64")
+            && unknown.contains("debian_suite="),
+        "{unknown}"
+    );
+    let sources = private_sources("trixie", Arch::Riscv64);
+    for line in [
+        "deb [arch=riscv64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
+         http://deb.debian.org/debian trixie main non-free-firmware",
+        "http://deb.debian.org/debian trixie-updates main",
+        "http://deb.debian.org/debian-security trixie-security main",
+    ] {
+        assert!(sources.contains(line), "{line}:\n{sources}");
+    }
+}
+
+#[test]
+fn a_private_configuration_lives_in_the_cache_and_replaces_sources_state_and_architectures() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = SourceCache::new(dir.path());
+    let private = PrivateApt::open("trixie", Arch::Riscv64, &cache).unwrap();
+    let base = dir.path().join("apt/trixie-riscv64");
+    assert!(base.join("sources.list").is_file() && base.join("status").is_file());
+    assert_eq!(private.lists_age(), None);
+    let options = private.options(Arch::Riscv64).join("\n");
+    for option in [
+        format!(
+            "Dir::Etc::SourceList={}",
+            base.join("sources.list").display()
+        ),
+        format!("Dir::State::Lists={}", base.join("lists").display()),
+        "APT::Architectures=riscv64".to_string(),
+    ] {
+        assert!(options.contains(&option), "{option}:\n{options}");
+    }
+    private.mark_updated().unwrap();
+    assert!(private.lists_age().unwrap() < 60);
+    // Other sources written over them: the lists count as never updated.
+    fs::write(
+        base.join("sources.list"),
+        "deb http://example.invalid x main\n",
+    )
+    .unwrap();
+    let again = PrivateApt::open("trixie", Arch::Riscv64, &cache).unwrap();
+    assert_eq!(again.lists_age(), None);
 }

@@ -70,7 +70,7 @@ pub const VERSION_LINE: &str = concat!("nanolin-init ", env!("CARGO_PKG_VERSION"
 pub const USAGE: &str =
     "usage: init [--services DIR] [--control SOCKET]   supervise the services in DIR\n\
        init ctl [--control SOCKET] status | start NAME | stop NAME | restart NAME | log NAME\n\
-                | reload | reexec | poweroff | reboot | halt\n\
+                | reload | reexec | poweroff | reboot | halt | kexec\n\
        init --version | --help\n\
 Defaults: --services /etc/nanolin/services, --control /run/nanolin/init.sock. As PID 1, init\n\
 first mounts /proc, /sys, /dev, /dev/pts, /run and cgroup2, unless the environment has\n\

@@ -360,6 +360,8 @@ pub struct KernelArgs<'a> {
     pub slot: Option<Result<BootSlot, &'a str>>,
     /// `root=`: the root device the bootloader named.
     pub root: Option<&'a str>,
+    /// `nanolin.watchdog=`: the hardware watchdog stage1 starts and init then pets.
+    pub watchdog: Option<&'a str>,
 }
 
 impl<'a> KernelArgs<'a> {
@@ -371,6 +373,8 @@ impl<'a> KernelArgs<'a> {
                 args.slot = Some(BootSlot::from_name(value).ok_or(value));
             } else if let Some(value) = word.strip_prefix("root=") {
                 args.root = Some(value).filter(|v| !v.is_empty());
+            } else if let Some(value) = word.strip_prefix("nanolin.watchdog=") {
+                args.watchdog = Some(value).filter(|v| v.starts_with('/'));
             }
         }
         args

@@ -120,10 +120,17 @@ fn boot_conf_faults_name_the_setting_and_place() {
 
 #[test]
 fn reads_slot_and_root_from_the_command_line() {
-    let args =
-        KernelArgs::parse("console=ttyAMA0 root=/dev/mmcblk0p3 rootwait nanolin.slot=B panic=-1");
+    let args = KernelArgs::parse(
+        "console=ttyAMA0 root=/dev/mmcblk0p3 rootwait nanolin.slot=B panic=-1 \
+         nanolin.watchdog=/dev/watchdog0",
+    );
     assert_eq!(args.slot, Some(Ok(BootSlot::B)));
     assert_eq!(args.root, Some("/dev/mmcblk0p3"));
+    assert_eq!(args.watchdog, Some("/dev/watchdog0"));
+    assert_eq!(
+        KernelArgs::parse("nanolin.watchdog=watchdog0").watchdog,
+        None
+    );
     let args = KernelArgs::parse("nanolin.slot=C root=");
     assert_eq!(args.slot, Some(Err("C")));
     assert_eq!(args.root, None);

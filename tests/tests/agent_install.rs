@@ -730,7 +730,7 @@ fn daemon_polls_and_installs() {
     board.native(
         "A",
         &format!(
-            "repository={}\npoll_interval=1\npoll_jitter=1",
+            "repository={}\npoll_interval=1\npoll_jitter=1\nhealth_deadline=0",
             nginx.url("")
         ),
     );
@@ -765,4 +765,103 @@ fn daemon_polls_and_installs() {
         board.status_json()
     );
     assert_holds(&board.slot("slot_b"), &image2);
+}
+
+/// A stand-in for init's control socket: answers every `status` with `answer`, as
+/// `init ctl status` does (service lines, then RS, the exit digit and a newline).
+fn fake_init(board: &Board, name: &str, answer: &'static str) -> PathBuf {
+    let socket = board.path(name);
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 7];
+            if stream.read_exact(&mut request).is_ok() && &request == b"status\n" {
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        }
+    });
+    socket
+}
+
+/// `commit` waits for the services marked `health=required`: a healthy slot is confirmed; a
+/// new release whose service fails is marked bad, never tried again, and the board reboots
+/// into the other slot; a slot confirmed before is not rolled back by a later failure.
+#[test]
+fn commit_confirms_healthy_releases_and_rolls_back_failed_ones() {
+    let board = Board::new("");
+    let services = board.path("services");
+    fs::create_dir_all(&services).unwrap();
+    fs::write(services.join("web"), "run=/bin/web\nhealth=required\n").unwrap();
+    fs::write(services.join("log"), "run=/bin/log\n").unwrap();
+    let healthy = fake_init(
+        &board,
+        "healthy.sock",
+        "log                      failed: exit status 2\n\
+         web                      up (pid 9, 1 s)\n\x1e0\n",
+    );
+    let failed = fake_init(&board, "failed.sock", "web failed: exit status 1\n\x1e0\n");
+    let slow = fake_init(&board, "slow.sock", "web starting (pid 9, 5 ms)\n\x1e0\n");
+    let settings = |socket: &PathBuf| {
+        format!(
+            "services_dir={}\ncontrol_socket={}\nhealth_deadline=1\nreboot_command=\"echo rebooted >> {}\"",
+            services.display(),
+            socket.display(),
+            board.path("reboots").display()
+        )
+    };
+    // First boot of slot A: healthy (the failed `log` is not required), confirmed.
+    board.native("A", &settings(&healthy));
+    let run = board.agent(&["commit"]).ok();
+    assert!(
+        run.stdout
+            .contains("slot A committed: 1 required services up in"),
+        "{}",
+        run.stdout
+    );
+    // Release 2 goes into B; B boots and its web service fails.
+    let bundle = board.bundle("r2", "r26.11-G22000002", &image(21), &[]);
+    board.agent(&["install", bundle.to_str().unwrap()]).ok();
+    board.native("B", &settings(&failed));
+    board.agent(&["commit"]).code(1).says(
+        "release r26.11-G22000002 in slot B failed its health check (web failed: exit status 1): \
+         marked bad, never tried again; the board falls back to slot A",
+    );
+    assert_eq!(
+        fs::read_to_string(board.path("reboots")).unwrap(),
+        "rebooted\n"
+    );
+    let json = board.status_json();
+    assert!(json.contains(r#""next_boot":"A""#), "{json}");
+    assert!(
+        json.contains(r#""B":{"version":"r26.11-G22000002","state":"bad","tries_left":0"#),
+        "{json}"
+    );
+    assert!(json.contains(r#""failed":["r26.11-G22000002"]"#), "{json}");
+    // Back on A, which was confirmed before: a failure now is reported, nothing is undone.
+    board.native("A", &settings(&failed));
+    board
+        .agent(&["commit", "--no-reboot"])
+        .code(1)
+        .says("it was confirmed before, so it stays");
+    assert!(board
+        .status_json()
+        .contains(r#""A":{"version":null,"state":"good","tries_left":3"#));
+    // A service still starting at the deadline is named.
+    board.native("A", &settings(&slow));
+    board
+        .agent(&["commit", "--no-reboot"])
+        .code(1)
+        .says("not up within 1 s: web starting (pid 9, 5 ms)");
+    // Healthy again: committed, tries refilled; only one reboot was asked for.
+    board.native("A", &settings(&healthy));
+    board.agent(&["commit"]).ok();
+    assert_eq!(
+        fs::read_to_string(board.path("reboots")).unwrap(),
+        "rebooted\n"
+    );
+    board
+        .agent(&["commit", "extra"])
+        .code(2)
+        .says("commit takes only --no-reboot");
 }

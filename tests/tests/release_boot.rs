@@ -3,9 +3,10 @@
 //! picks slot A from the native boot record (one try taken and written back), mounts its
 //! squashfs under a tmpfs overlay with the data partition, and hands over to our init, which
 //! runs the `hello` service and the agent. Checked on the console and on the disk copy the
-//! board wrote: the tries go A 2, then A 1; the agent knows the booted slot; a slot whose root
-//! does not mount reboots, and once its tries are gone the board boots the other slot by
-//! itself.
+//! board wrote: stage1 takes a try (A 2), the health check (`nanolin-agent commit`) gives it
+//! back once the `health=required` services are up, and so on at every boot; the agent knows
+//! the booted slot; a slot whose root does not mount reboots, and once its tries are gone the
+//! board boots the other slot by itself.
 //!
 //! Needs the network once (packages' crates, Debian's kernel through apt; the shared package
 //! store under target/tmp keeps them), and qemu-system-aarch64.
@@ -32,6 +33,8 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What the console shows once our init runs the services.
 const HELLO: &str = "hello from a Nanolin package";
+/// The health check's verdict on slot A.
+const COMMIT_A: &str = "commit: slot A committed: 2 required services up";
 /// Stage1's last line before it executes /sbin/init, for slot A.
 const SWITCH_A: &str = "stage1: root /dev/vda2 (squashfs) mounted, switching to /sbin/init";
 
@@ -248,10 +251,15 @@ fn boot(disk: &Path, name: &str, markers: &[&str], done: impl Fn(&str) -> bool) 
         .arg(&release.kernel)
         .arg("-initrd")
         .arg(&release.initrd)
-        .args(["-append", "console=ttyAMA0 panic=-1"])
+        .args([
+            "-append",
+            "console=ttyAMA0 nanolin.watchdog=/dev/watchdog0 panic=-1",
+        ])
         .arg("-drive")
         .arg(format!("if=none,format=raw,file={},id=d0", disk.display()))
         .args(["-device", "virtio-blk-pci,drive=d0", "-no-reboot"])
+        // The board's watchdog, as `release run` adds it: a guest reset ends QEMU here.
+        .args(["-device", "i6300esb"])
         // prime's network service sets up eth0 before the agent starts; nothing listens at
         // 10.0.2.2:8080, so the agent's poll fails quickly and says so.
         .args([
@@ -322,9 +330,11 @@ fn first_boot() -> &'static FirstBoot {
         let boot = boot(
             &disk,
             "first",
-            &["Run /init as init process", SWITCH_A, HELLO],
+            &["Run /init as init process", SWITCH_A, HELLO, COMMIT_A],
             |c| {
-                c.contains(HELLO) && (agent_spoke(c) || started.elapsed() > Duration::from_secs(90))
+                c.contains(HELLO)
+                    && c.contains(COMMIT_A)
+                    && (agent_spoke(c) || started.elapsed() > Duration::from_secs(90))
             },
         );
         FirstBoot { disk, boot }
@@ -347,34 +357,37 @@ fn stage1_picks_slot_a_counts_its_try_and_starts_our_init() {
             .any(|l| l.contains("unable") || l.contains("fresh")),
         "{lines:#?}"
     );
+    one.shows(COMMIT_A);
     match (
         one.at("Run /init as init process"),
         one.at(SWITCH_A),
         one.at(HELLO),
+        one.at(COMMIT_A),
     ) {
-        (Some(kernel), Some(switch), Some(hello)) => eprintln!(
+        (Some(kernel), Some(switch), Some(hello), Some(commit)) => eprintln!(
             "boot time from QEMU's start: {:.1} s to stage1 (/init), {:.1} s to /sbin/init, \
-             {:.1} s to init's first line (hello)",
+             {:.1} s to init's first line (hello), {:.1} s to the commit",
             kernel.as_secs_f64(),
             switch.as_secs_f64(),
-            hello.as_secs_f64()
+            hello.as_secs_f64(),
+            commit.as_secs_f64()
         ),
         times => panic!("markers missing: {times:?}"),
     }
 
-    // The record on the disk: slot A first, one try used.
+    // The record on the disk: slot A first, its try given back by the health check.
     let state = boot_state(&first.disk);
     assert_eq!(state.order().next(), Some(BootSlot::A));
-    assert_eq!((state.left(BootSlot::A), state.left(BootSlot::B)), (2, 3));
+    assert_eq!((state.left(BootSlot::A), state.left(BootSlot::B)), (3, 3));
 
-    // The same disk again: one more try.
-    let again = boot(&first.disk, "second", &[SWITCH_A, HELLO], |c| {
-        c.contains(HELLO)
+    // The same disk again: a try taken, and given back.
+    let again = boot(&first.disk, "second", &[SWITCH_A, HELLO, COMMIT_A], |c| {
+        c.contains(COMMIT_A)
     });
-    again.shows("stage1: slot A (tries left: A 1, B 3)");
+    again.shows("stage1: slot A (tries left: A 2, B 3)");
     again.shows(HELLO);
     let state = boot_state(&first.disk);
-    assert_eq!((state.left(BootSlot::A), state.left(BootSlot::B)), (1, 3));
+    assert_eq!((state.left(BootSlot::A), state.left(BootSlot::B)), (3, 3));
 }
 
 #[test]
@@ -449,4 +462,77 @@ fn a_slot_that_does_not_mount_reboots_until_the_other_slot_boots() {
     boot.shows("stage1: slot B (tries left: A 0, B 2)");
     boot.shows("stage1: root /dev/vda3 (squashfs) mounted, switching to /sbin/init");
     boot.shows(HELLO);
+}
+
+/// A boot that hangs after stage1 is reset by the hardware watchdog stage1 started, and the
+/// try it took stays taken: slot A's `/sbin/init` is replaced by a script that never returns.
+#[test]
+fn a_hung_boot_is_reset_by_the_watchdog() {
+    let dir = tempfile::tempdir_in(shared()).unwrap();
+    let disk = disk_copy(dir.path(), "hung");
+    // The release's root, its init swapped for one that hangs.
+    let tree = dir.path().join("root");
+    let unsquashfs = peer("unsquashfs", "squashfs-tools");
+    run_in(
+        dir.path(),
+        &unsquashfs,
+        &[
+            "-q",
+            "-d",
+            tree.to_str().unwrap(),
+            release().root.to_str().unwrap(),
+        ],
+        "",
+    )
+    .ok();
+    let init = tree.join("sbin/init");
+    let _ = fs::remove_file(&init);
+    fs::write(
+        &init,
+        "#!/bin/sh\necho init hangs here\nwhile :; do sleep 1000; done\n",
+    )
+    .unwrap();
+    fs::set_permissions(&init, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hung = dir.path().join("hung.squashfs");
+    run_in(
+        dir.path(),
+        &peer("mksquashfs", "squashfs-tools"),
+        &[
+            tree.to_str().unwrap(),
+            hung.to_str().unwrap(),
+            "-noappend",
+            "-all-root",
+            "-quiet",
+        ],
+        "",
+    )
+    .ok();
+    let b = board();
+    write_at(
+        &disk,
+        b.layout.partition(Role::RootA).unwrap().start_bytes(),
+        &fs::read(&hung).unwrap(),
+    );
+    let hang = "init hangs here";
+    let start = Instant::now();
+    let boot = boot(&disk, "hung", &[hang], |_| false);
+    let total = start.elapsed();
+    boot.shows("stage1: watchdog /dev/watchdog0 started");
+    boot.shows(hang);
+    assert!(
+        boot.exited,
+        "the watchdog did not reset the board:\n{}",
+        boot.console
+    );
+    assert!(!boot.console.contains(HELLO), "{}", boot.console);
+    if let Some(at) = boot.at(hang) {
+        eprintln!(
+            "the hang began {:.1} s after QEMU's start; the watchdog reset the board {:.1} s later",
+            at.as_secs_f64(),
+            total.saturating_sub(at).as_secs_f64()
+        );
+    }
+    // The try stage1 took is not given back: A 2, B 3.
+    let state = boot_state(&disk);
+    assert_eq!((state.left(BootSlot::A), state.left(BootSlot::B)), (2, 3));
 }

@@ -81,11 +81,15 @@ pub fn build(args: DistroBuildArgs) -> Result<BuiltDistro, Error> {
         &out,
         args.target.verbose,
         signing_time(),
+        &mut |_| Ok(()),
     )
 }
 
 /// Builds `distro` for `board`, signed with `key`, packages kept in `store`, outputs in `out`,
 /// as of `epoch` (seconds since 1970: the release version and every time stamp).
+/// `add_to_root` runs on the composed root folder just before it becomes the image (a release
+/// puts the kernel and initramfs into `/boot` there).
+#[allow(clippy::too_many_arguments)]
 pub fn build_distro(
     distro: &Distro,
     board: &Board,
@@ -94,6 +98,7 @@ pub fn build_distro(
     out: &Path,
     verbose: bool,
     epoch: u64,
+    add_to_root: &mut dyn FnMut(&Path) -> Result<(), Error>,
 ) -> Result<BuiltDistro, Error> {
     let version = ReleaseVersion::from_unix(epoch)
         .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH {epoch}: {e}")))?;
@@ -138,7 +143,16 @@ pub fn build_distro(
         std::process::id()
     ));
     let _ = fs::remove_dir_all(&work);
-    let result = compose(distro, board, key, &packages, &work, &version, epoch);
+    let result = compose(
+        distro,
+        board,
+        key,
+        &packages,
+        &work,
+        &version,
+        epoch,
+        add_to_root,
+    );
     let staged = match result {
         Ok(files) => files,
         Err(e) => {
@@ -215,8 +229,17 @@ fn package(
         &partial,
         verbose,
     )?;
-    let _ = fs::remove_dir_all(&dir);
-    fs::rename(&partial, &dir).map_err(|e| Error::io("move into place", &dir, e))?;
+    // Another build of the same id (a second `nanolin` on this store) may have finished
+    // first: an id names the contents, so its package is as good as ours, and it may be in
+    // use. Only an incomplete leftover is replaced.
+    if fs::rename(&partial, &dir).is_err() {
+        if let Some(built) = stored(&dir) {
+            let _ = fs::remove_dir_all(&partial);
+            return Ok(built);
+        }
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&partial, &dir).map_err(|e| Error::io("move into place", &dir, e))?;
+    }
     stored(&dir)
         .ok_or_else(|| Error::Refused(format!("{}: the build left no package", dir.display())))
 }
@@ -349,6 +372,15 @@ fn agent_conf(distro: &Distro, board: &Board, key_file: &str) -> String {
             distro.channel
         ));
     }
+    if let Some(activate) = &distro.activate {
+        conf.push_str(&format!("activate={activate}\n"));
+    }
+    if let Some(seconds) = distro.poll_interval {
+        conf.push_str(&format!("poll_interval={seconds}\n"));
+    }
+    // Our init is every Nanolin board's PID 1: after an install, and after a release fails
+    // its health check, the agent asks it for an orderly reboot.
+    conf.push_str("reboot_command=\"/sbin/init ctl reboot\"\n");
     conf
 }
 
@@ -373,6 +405,7 @@ fn run_tool(command: &mut Command, what: &str) -> Result<(), Error> {
 }
 
 /// Composes the root and writes the outputs into `work/out`; returns them, image first.
+#[allow(clippy::too_many_arguments)]
 fn compose(
     distro: &Distro,
     board: &Board,
@@ -381,6 +414,7 @@ fn compose(
     work: &Path,
     version: &ReleaseVersion,
     epoch: u64,
+    add_to_root: &mut dyn FnMut(&Path) -> Result<(), Error>,
 ) -> Result<Vec<PathBuf>, Error> {
     check_conflicts(packages)?;
     let root = work.join("root");
@@ -463,6 +497,8 @@ fn compose(
         &root.join("etc/nanolin/agent.conf"),
         agent_conf(distro, board, key_file),
     )?;
+
+    add_to_root(&root)?;
 
     let base = format!("{}-{}-{}", distro.name, board.name, release.as_str());
     let img = stage.join(format!("{base}.img"));

@@ -12,7 +12,11 @@
 //!    `/lib/modules/RELEASE/` and their load order in [`MODULE_ORDER`].
 //! 4. **Boot files**: the boot partition's files and the first boot state (slot A first,
 //!    with the distro's tries) for the board's bootloader ([`crate::bootfs`]); for U-Boot
-//!    boards the environment starts from the board's U-Boot build's default environment.
+//!    boards the environment starts from the board's U-Boot build's default environment, and
+//!    what the SoC's ROM or firmware loads first comes from Debian's packages as the board file
+//!    says ([`crate::board::Loader`]): files onto the boot partition, files written raw before
+//!    the first partition (and mapped), the firmware and its `config.txt`; the U-Boot and
+//!    firmware packages are pinned in the `.release` file like the kernel.
 //! 5. **Disk image**: the board's GPT layout with the boot partition (vfat, or raw for the
 //!    native record), root A holding the root file system, root B empty, and an empty ext4
 //!    data partition; a raw boot state outside the partitions is written in place. Its
@@ -26,11 +30,11 @@
 //! added to the repository and the board's channel points at the bundle. At the end a table
 //! lists what was written and how to flash and boot it.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nanolin_core::bundle::{DEFAULT_CHUNK_SIZE, DEFAULT_HASHES_PER_BLOCK};
 use nanolin_core::version::ReleaseVersion;
@@ -53,7 +57,7 @@ use crate::error::{Error, Status};
 use crate::fetch::SourceCache;
 use crate::initramfs::{write_initramfs, Compression, InitramfsSpec};
 use crate::iso::{make_iso, IsoSpec};
-use crate::kernel::{fetch_deb, fetch_kernel, Kernel, KernelFiles};
+use crate::kernel::{fetch_deb_from, fetch_kernel, CachedDeb, Kernel, KernelFiles};
 use crate::keyfile::SigningKey;
 use crate::repo::channel::check_channel_name;
 use crate::repo::{sha256_file, Repository, Signer};
@@ -70,6 +74,11 @@ pub const MODULE_ORDER: &str = "etc/nanolin/modules";
 /// Where the root file system keeps stage1 (package nanolin-init), the initramfs' `/init`:
 /// it picks the slot (on `native` boards), mounts the root and hands over to `/sbin/init`.
 const STAGE1_PATH: &str = "usr/lib/nanolin/stage1";
+/// Where each slot's root file system carries the kernel it boots (the raw `Image` on arm64
+/// and riscv64, as QEMU's `-kernel` and kexec take it; `bzImage` on x86_64, `zImage` on armv7).
+pub const SLOT_KERNEL: &str = "boot/vmlinuz";
+/// Where each slot's root file system carries its initramfs (the same bytes as `….initrd`).
+pub const SLOT_INITRAMFS: &str = "boot/initrd.img";
 
 /// The file in the initramfs telling stage1 the board's devices and boot state.
 pub const BOOT_CONF: &str = "etc/nanolin/boot.conf";
@@ -174,6 +183,7 @@ pub fn build(args: ReleaseBuildArgs) -> Result<BuiltRelease, Error> {
         base: &base,
         stage: &stage,
         work: &work,
+        loader: RefCell::default(),
     };
     let staged = match job.make(&store, args.target.verbose) {
         Ok(files) => files,
@@ -246,6 +256,21 @@ struct Job<'a> {
     base: &'a str,
     stage: &'a Path,
     work: &'a Path,
+    /// What the board's ROM or firmware loads first, found with its U-Boot package.
+    loader: RefCell<LoaderFiles>,
+}
+
+/// The files a board's ROM or firmware loads first ([`crate::board::Loader`]), taken from
+/// Debian's packages when the board's U-Boot package is unpacked.
+#[derive(Debug, Default)]
+struct LoaderFiles {
+    /// For the boot partition's root: the name there, the file here.
+    fat: Vec<(String, PathBuf)>,
+    /// Written raw: the offset on the disk, the file here.
+    raw: Vec<(u64, PathBuf)>,
+    /// The packages they come from, for the `.release` file: its key (`uboot`, `firmware`)
+    /// and the package.
+    packages: Vec<(&'static str, CachedDeb)>,
 }
 
 impl Job<'_> {
@@ -256,6 +281,11 @@ impl Job<'_> {
     /// Makes every output in the staging folder.
     fn make(&self, store: &Path, verbose: bool) -> Result<Vec<ReleaseFile>, Error> {
         let board = self.board;
+        let cache = SourceCache::from_env()?;
+        // The kernel and the initramfs go into the root file system too (`/boot`), so that
+        // each slot carries the kernel it boots with (`nanolin-agent activate --kexec`).
+        let initrd = self.staged(".initrd");
+        let mut booted_with = None;
         let built = build_distro(
             self.distro,
             board,
@@ -264,7 +294,30 @@ impl Job<'_> {
             self.stage,
             verbose,
             self.epoch,
+            &mut |root_dir| {
+                step(&format!("kernel {} from Debian", board.kernel));
+                let kernel = fetch_kernel(board, &cache)?;
+                eprintln!(
+                    "    {} {} (sha256 {})",
+                    kernel.package,
+                    kernel.version,
+                    kernel.sha256_hex()
+                );
+                let unpacked = kernel.unpack(&self.work.join("kernel"))?;
+                step("initramfs: init and the modules the board needs");
+                let modules = self.initramfs(root_dir, &unpacked, &initrd)?;
+                for (from, name) in [(&unpacked.image, SLOT_KERNEL), (&initrd, SLOT_INITRAMFS)] {
+                    let to = root_dir.join(name);
+                    fs::copy(from, &to).map_err(|e| Error::io("copy", &to, e))?;
+                    set_mode(&to, 0o644)?;
+                }
+                booted_with = Some((kernel, unpacked, modules));
+                Ok(())
+            },
         )?;
+        let (kernel, unpacked, modules) = booted_with.ok_or_else(|| {
+            Error::Refused("the distro build did not compose a root file system".into())
+        })?;
         let mut files: Vec<ReleaseFile> = built
             .files
             .iter()
@@ -275,21 +328,6 @@ impl Job<'_> {
             .collect();
         let root = built.image;
         self.check_root_fits(&root)?;
-
-        step(&format!("kernel {} from Debian", board.kernel));
-        let cache = SourceCache::from_env()?;
-        let kernel = fetch_kernel(board, &cache)?;
-        eprintln!(
-            "    {} {} (sha256 {})",
-            kernel.package,
-            kernel.version,
-            kernel.sha256_hex()
-        );
-        let unpacked = kernel.unpack(&self.work.join("kernel"))?;
-
-        step("initramfs: init and the modules the board needs");
-        let initrd = self.staged(".initrd");
-        let modules = self.initramfs(&root, &unpacked, &initrd)?;
 
         step(&format!("boot files ({} bootloader)", board.bootloader));
         let dtb = match &board.dtb {
@@ -455,7 +493,8 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Writes the initramfs to `out`; returns the modules it loads, in order.
+    /// Writes the initramfs to `out`, with stage1 from the composed root folder `root`;
+    /// returns the modules it loads, in order.
     fn initramfs(
         &self,
         root: &Path,
@@ -468,20 +507,14 @@ impl Job<'_> {
             fs::create_dir_all(&path).map_err(|e| Error::io("create", &path, e))?;
         }
         let init = tree.join("init");
-        let output = crate::tool::run(
-            Command::new("unsquashfs")
-                .args(["-cat"])
-                .arg(root)
-                .arg(STAGE1_PATH),
-        )
-        .map_err(|failure| {
+        let stage1 = root.join(STAGE1_PATH);
+        fs::copy(&stage1, &init).map_err(|e| {
             Error::Refused(format!(
-                "{}: no /{STAGE1_PATH} to start the board with ({failure:?}): the distro needs \
-                 the nanolin-init package",
-                root.display()
+                "{}: no /{STAGE1_PATH} to start the board with ({e}): the distro needs the \
+                 nanolin-init package",
+                stage1.display()
             ))
         })?;
-        fs::write(&init, &output.stdout).map_err(|e| Error::io("write", &init, e))?;
         set_mode(&init, 0o755)?;
         let conf = tree.join(BOOT_CONF);
         fs::write(&conf, boot_conf(self.board, self.distro.tries))
@@ -527,7 +560,7 @@ impl Job<'_> {
     fn uboot_defaults(&self, cache: &SourceCache) -> Result<Vec<(String, String)>, Error> {
         let board = self.board;
         let package = board.bootloader_package.as_deref().unwrap_or("u-boot");
-        let deb = fetch_deb(package, board.arch, cache)?;
+        let deb = fetch_deb_from(board.debian_suite.as_deref(), package, board.arch, cache)?;
         let dir = self.work.join("uboot");
         deb.unpack(&dir)?;
         let builds = dir.join("usr/lib/u-boot");
@@ -577,7 +610,105 @@ impl Job<'_> {
             deb.version,
             defaults.len()
         );
+        self.loader_files(cache, &build, deb)?;
         Ok(defaults)
+    }
+
+    /// Finds what the board's ROM or firmware loads first (`uboot_files`, `uboot_raw`, the
+    /// firmware package's files and `config.txt`) in the unpacked U-Boot build `build`
+    /// (from `uboot`) and the firmware package, fetched here.
+    fn loader_files(
+        &self,
+        cache: &SourceCache,
+        build: &Path,
+        uboot: CachedDeb,
+    ) -> Result<(), Error> {
+        let board = self.board;
+        let wanted = &board.loader;
+        let mut found = LoaderFiles::default();
+        let from_build = |name: &str| -> Result<PathBuf, Error> {
+            let path = build.join(name);
+            if !path.is_file() {
+                return Err(Error::Refused(format!(
+                    "{} {} has no {name} in {}: check uboot_files= and uboot_raw= in {}",
+                    uboot.package,
+                    uboot.version,
+                    build.display(),
+                    board.path.display()
+                )));
+            }
+            Ok(path)
+        };
+        for name in &wanted.uboot_files {
+            let file = Path::new(name).file_name().unwrap_or_default();
+            found
+                .fat
+                .push((file.to_string_lossy().into_owned(), from_build(name)?));
+        }
+        for (name, offset) in &wanted.uboot_raw {
+            found.raw.push((*offset, from_build(name)?));
+        }
+        if !wanted.uboot_files.is_empty() || !wanted.uboot_raw.is_empty() {
+            eprintln!(
+                "    from {}: {}",
+                uboot.package,
+                wanted
+                    .uboot_files
+                    .iter()
+                    .map(|f| format!("{f} (boot partition)"))
+                    .chain(
+                        wanted
+                            .uboot_raw
+                            .iter()
+                            .map(|(f, o)| format!("{f} (raw at {o:#x})"))
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        found.packages.push(("uboot", uboot));
+        if let Some(package) = &wanted.firmware_package {
+            let deb = fetch_deb_from(board.debian_suite.as_deref(), package, board.arch, cache)?;
+            let dir = self.work.join("firmware");
+            deb.unpack(&dir)?;
+            for name in &wanted.firmware_files {
+                let path = dir.join(name);
+                if !path.is_file() {
+                    return Err(Error::Refused(format!(
+                        "{package} {} has no /{name}: check firmware_files= in {}",
+                        deb.version,
+                        board.path.display()
+                    )));
+                }
+                let file = Path::new(name).file_name().unwrap_or_default();
+                found.fat.push((file.to_string_lossy().into_owned(), path));
+            }
+            if !wanted.firmware_config.is_empty() {
+                let config = self.work.join("config.txt");
+                let text = format!(
+                    "# Written by nanolin release build for {}: the Raspberry Pi firmware's \
+                     settings (firmware_config= in the board file).\n{}\n",
+                    board.name,
+                    wanted.firmware_config.join("\n")
+                );
+                fs::write(&config, text).map_err(|e| Error::io("write", &config, e))?;
+                found.fat.push(("config.txt".to_string(), config));
+            }
+            eprintln!(
+                "    firmware from {package} {}: {}",
+                deb.version,
+                found
+                    .fat
+                    .iter()
+                    .skip(wanted.uboot_files.len())
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            found.packages.push(("firmware", deb));
+        }
+        *self.loader.borrow_mut() = found;
+        Ok(())
     }
 
     /// The boot partition's vfat image, for boards whose boot partition has a file system.
@@ -591,6 +722,19 @@ impl Job<'_> {
             .partition(Role::Boot)
             .map(|p| p.size_bytes())
             .unwrap_or(0);
+        for (name, file) in &self.loader.borrow().fat {
+            let to = tree.join(name);
+            if to.exists() {
+                return Err(Error::Refused(format!(
+                    "{name} is on the boot partition already (a file of the boot script or the \
+                     kernel): the board's loader files must not replace it; check \
+                     uboot_files= and firmware_files= in {}",
+                    self.board.path.display()
+                )));
+            }
+            fs::copy(file, &to).map_err(|e| Error::io("copy", &to, e))?;
+            set_mode(&to, 0o644)?;
+        }
         let image = self.work.join("boot.vfat");
         make_vfat(
             Some(tree),
@@ -703,6 +847,7 @@ impl Job<'_> {
                 .map_err(|e| Error::io("write the boot state into", out, e))?;
             map.add(raw.disk_offset, raw.bytes.len() as u64);
         }
+        self.write_raw_loader(out, &mut map)?;
         write_bmap(out, &map, bmap)?;
         eprintln!(
             "    {} bytes, {} of {} blocks to flash",
@@ -710,6 +855,60 @@ impl Job<'_> {
             map.mapped_count(),
             map.blocks_count()
         );
+        Ok(())
+    }
+
+    /// Writes the board's raw loader files (`uboot_raw`) into the disk image `out` and maps
+    /// them, after checking each lies before the first partition and clear of the others and
+    /// of a raw boot state.
+    fn write_raw_loader(&self, out: &Path, map: &mut crate::disk::BlockMap) -> Result<(), Error> {
+        let board = self.board;
+        let loader = self.loader.borrow();
+        if loader.raw.is_empty() {
+            return Ok(());
+        }
+        let first = board
+            .layout
+            .partitions
+            .first()
+            .map_or(0, |p| p.start_bytes());
+        let mut taken: Vec<(u64, u64, String)> = Vec::new();
+        if let StateLocation::Disk { offset } = board.boot_state.location {
+            let end = offset.saturating_add(board.boot_state.region_len());
+            taken.push((offset, end, "the U-Boot environment".to_string()));
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(out)
+            .map_err(|e| Error::io("open", out, e))?;
+        for (offset, path) in &loader.raw {
+            let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+            let name = file_name(path);
+            let end = offset.saturating_add(bytes.len() as u64);
+            if end > first {
+                return Err(Error::Refused(format!(
+                    "{name} ({} bytes) written at {offset:#x} would end at {end:#x}, past the \
+                     first partition at {first:#x}: move it (uboot_raw=) or raise \
+                     first_partition_offset in {}",
+                    bytes.len(),
+                    board.path.display()
+                )));
+            }
+            if let Some((_, _, other)) = taken.iter().find(|(s, e, _)| *offset < *e && *s < end) {
+                return Err(Error::Refused(format!(
+                    "{name} at {offset:#x} to {end:#x} overlaps {other}: move it (uboot_raw=) \
+                     in {}",
+                    board.path.display()
+                )));
+            }
+            taken.push((*offset, end, name));
+            file.seek(SeekFrom::Start(*offset))
+                .and_then(|_| file.write_all(&bytes))
+                .map_err(|e| Error::io("write the bootloader into", out, e))?;
+            map.add(*offset, bytes.len() as u64);
+        }
+        file.sync_all()
+            .map_err(|e| Error::io("write the bootloader into", out, e))?;
         Ok(())
     }
 
@@ -734,6 +933,7 @@ impl Job<'_> {
              kernel_version={}\n\
              kernel_sha256={}\n\
              kernel_release={}\n\
+             debian_suite={}\n\
              modules=\"{}\"\n",
             self.distro.name,
             board.name,
@@ -744,8 +944,21 @@ impl Job<'_> {
             kernel.version,
             kernel.sha256_hex(),
             unpacked.release,
+            // Where the kernel and bootloader packages came from: the host's apt sources, or
+            // the board's own suite (Kernel::pinned_for refetches from the same one).
+            board.debian_suite.as_deref().unwrap_or("host"),
             modules.join(" "),
         );
+        for (key, deb) in &self.loader.borrow().packages {
+            // Pinned like the kernel: a rebuild takes exactly these (kernel::pinned_deb).
+            let _ = writeln!(
+                text,
+                "{key}_package={}\n{key}_version={}\n{key}_sha256={}",
+                deb.package,
+                deb.version,
+                crate::kernel::hex(&deb.sha256)
+            );
+        }
         for (name, path) in files {
             let (size, sha) = sha256_file(path)?;
             let _ = writeln!(text, "file=\"{name} {size} {}\"", crate::repo::hex(&sha));

@@ -29,6 +29,9 @@ pub enum Ending {
     Reboot,
     /// Halt.
     Halt,
+    /// Start the kernel loaded with kexec_load(2) or kexec_file_load(2) (the update agent's
+    /// `activate --kexec`).
+    Kexec,
 }
 
 /// What a request asks of the event loop.
@@ -64,6 +67,7 @@ fn parse(line: &str) -> Option<Request<'_>> {
         ("poweroff", None) => Request::Shutdown(Ending::PowerOff),
         ("reboot", None) => Request::Shutdown(Ending::Reboot),
         ("halt", None) => Request::Shutdown(Ending::Halt),
+        ("kexec", None) => Request::Shutdown(Ending::Kexec),
         _ => return None,
     };
     words.next().is_none().then_some(request)

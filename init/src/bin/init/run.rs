@@ -818,6 +818,7 @@ fn begin_shutdown(init: &mut Init, ending: &mut Option<Ending>, how: Ending) {
                 Ending::PowerOff => "power off",
                 Ending::Reboot => "reboot",
                 Ending::Halt => "halt",
+                Ending::Kexec => "kexec",
             }
         );
         *ending = Some(how);
@@ -927,10 +928,17 @@ fn finish(ending: Ending, pid1: bool, container: bool) -> i32 {
         Ending::PowerOff => rustix::system::RebootCommand::PowerOff,
         Ending::Reboot => rustix::system::RebootCommand::Restart,
         Ending::Halt => rustix::system::RebootCommand::Halt,
+        Ending::Kexec => rustix::system::RebootCommand::Kexec,
     };
-    let e = rustix::system::reboot(command)
+    let mut e = rustix::system::reboot(command)
         .err()
         .unwrap_or(Errno::INVAL);
+    if ending == Ending::Kexec {
+        // No kernel loaded (EINVAL): an ordinary reboot instead.
+        e = rustix::system::reboot(rustix::system::RebootCommand::Restart)
+            .err()
+            .unwrap_or(Errno::INVAL);
+    }
     say!(
         "unable to end the system: {}; halting here",
         sys::errno_name(e)

@@ -27,6 +27,7 @@ use nanolin_init::stage1::{
     MOVED, NEWROOT, NEWROOT_DATA, NEWROOT_DATA_STATE, NEWROOT_STATE, OVERLAY_DIR, OVERLAY_OPTIONS,
     REBOOT_DELAY_MS, RUN_DIR, SLOT_FILE, UPPER, WORK,
 };
+use rustix::fd::AsFd;
 use rustix::fs::{Access, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mount::{mount, mount_bind, mount_move, MountFlags};
@@ -70,6 +71,9 @@ fn boot() -> Result<Infallible, Fatal> {
     let mut cmdline = [0u8; CMDLINE_MAX_LEN];
     let cmdline = sys::read_file(&mut cmdline, "/proc/cmdline").unwrap_or("");
     let args = KernelArgs::parse(cmdline);
+    if let Some(device) = args.watchdog {
+        start_watchdog(device);
+    }
     if let Some(Err(word)) = args.slot {
         say!("nanolin.slot={word} on the kernel command line is neither A nor B; ignored");
     }
@@ -99,6 +103,19 @@ fn boot() -> Result<Infallible, Fatal> {
     mount_data(&conf);
     write_slot_file(slot);
     switch_root(slot, device)
+}
+
+/// Starts the hardware watchdog: from here a boot that hangs is reset. Closed without the
+/// magic `V`, the watchdog keeps counting until init opens it again and pets it; if init never
+/// comes up, the board resets and the try stage1 took counts against the slot.
+fn start_watchdog(device: &str) {
+    match rustix::fs::open(device, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => {
+            sys::write_all(fd.as_fd(), b"\0");
+            say!("watchdog {device} started: init pets it from now on");
+        }
+        Err(e) => say!("unable to start the watchdog {device}: {}", errno_name(e)),
+    }
 }
 
 /// The early file systems stage1 needs, and the console once /dev is there. A failure is

@@ -1,0 +1,446 @@
+//! `nanolin release build` for the boards beyond the default one: what their ROMs and
+//! firmware load first, and the riscv64 boards, whose Debian packages come from Debian 13.
+//!
+//! - **qemu-riscv64-virt**: the kernel from trixie through the private apt list, the board's
+//!   programs static riscv64 ELF files; the disk image boots under QEMU (OpenSBI) to stage1 and
+//!   our init running `hello`; a pin to a version trixie does not serve is refused saying so.
+//! - **visionfive2**: the SPL and the U-Boot FIT of Debian's u-boot-starfive, raw at 2 and 4
+//!   MiB, byte for byte what the pinned package holds, and mapped in the `.bmap`.
+//! - **raspberrypi4**: the Pi firmware (raspi-firmware), `config.txt` and U-Boot's
+//!   `u-boot.bin` on the FAT boot partition, as `mdir` lists it.
+//! - **beaglebone-black**: MLO and `u-boot.img` of Debian's u-boot-omap raw at 128 and 384
+//!   KiB, where the AM335x ROM and the SPL read them, and mapped in the `.bmap`.
+//!
+//! Needs the network once (crates, Debian's packages through apt; the source cache keeps them).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::{host_bin, peer, run_in, run_in_env, workspace};
+use nanolin_host::board::{Board, Role};
+use nanolin_host::fetch::SourceCache;
+use nanolin_host::kernel::{pinned_deb, Kernel};
+
+const EPOCH: &str = "1790000000";
+const VERSION: &str = "r26.09-G21141320";
+
+/// One release build at a time: they share the package store.
+static BUILDS: Mutex<()> = Mutex::new(());
+
+/// A folder kept across the tests of this run, with the release key.
+fn shared() -> PathBuf {
+    static SHARED: OnceLock<PathBuf> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("release_boards");
+            fs::create_dir_all(&dir).unwrap();
+            if !dir.join("k.sec").exists() {
+                common::nanolin(
+                    &dir,
+                    &["key", "generate", "-n", "-p", "k.pub", "-s", "k.sec"],
+                )
+                .ok();
+            }
+            dir
+        })
+        .clone()
+}
+
+/// `nanolin release build prime --board BOARD -o out` in `dir`; the files written, sorted.
+fn release(dir: &Path, board: &str) -> Vec<PathBuf> {
+    let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let key = shared().join("k.sec");
+    let store = common::package_store();
+    let distro = workspace().join("distros/prime.rcp");
+    let started = Instant::now();
+    let run = run_in_env(
+        dir,
+        &host_bin("nanolin"),
+        &[
+            "release",
+            "build",
+            distro.to_str().unwrap(),
+            "--board",
+            board,
+            "-s",
+            key.to_str().unwrap(),
+            "-o",
+            "out",
+            "--packages",
+            store.to_str().unwrap(),
+        ],
+        &[("SOURCE_DATE_EPOCH", EPOCH)],
+    )
+    .feed("");
+    eprintln!("{}", run.stderr);
+    eprintln!(
+        "{board}: release built in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    run.ok();
+    let mut files: Vec<PathBuf> = fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn find(files: &[PathBuf], suffix: &str) -> PathBuf {
+    files
+        .iter()
+        .find(|f| f.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} in {files:?}"))
+        .clone()
+}
+
+fn board(name: &str) -> Board {
+    Board::find(&workspace().join("boards"), name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The value of `key=` in the `.release` file.
+fn described(files: &[PathBuf], key: &str) -> String {
+    let text = fs::read_to_string(find(files, ".release")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in:\n{text}"))
+        .trim_matches('"')
+        .to_string()
+}
+
+/// The bytes of the disk at `offset`, `len` of them.
+fn disk_bytes(disk: &Path, offset: u64, len: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(disk).unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    let mut bytes = vec![0; len];
+    file.read_exact(&mut bytes).unwrap();
+    bytes
+}
+
+/// `sgdisk -v` finds no problem with the disk's GPT.
+fn check_gpt(disk: &Path) {
+    let verified = run_in(
+        disk.parent().unwrap(),
+        &peer("sgdisk", "gdisk"),
+        &["-v", disk.to_str().unwrap()],
+        "",
+    )
+    .ok();
+    assert!(
+        verified.stdout.contains("No problems found"),
+        "{}",
+        verified.stdout
+    );
+}
+
+/// Whether the block map lists every 4 KiB block of `offset..offset + len`.
+fn mapped(disk: &Path, offset: u64, len: u64) -> bool {
+    let bmap = fs::read_to_string(format!("{}.bmap", disk.display())).unwrap();
+    let ranges: Vec<(u64, u64)> = bmap
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim().strip_prefix("<Range")?;
+            let range = l.split('>').nth(1)?.split('<').next()?.trim();
+            let (a, b) = range.split_once('-').unwrap_or((range, range));
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        })
+        .collect();
+    let (first, last) = (offset / 4096, (offset + len - 1) / 4096);
+    (first..=last).all(|block| ranges.iter().any(|(a, b)| (*a..=*b).contains(&block)))
+}
+
+/// The board's boot partition (vfat) copied out of the disk, for mtools.
+fn boot_partition(dir: &Path, disk: &Path, b: &Board) -> PathBuf {
+    let boot = b.layout.partition(Role::Boot).unwrap();
+    let part = dir.join("boot.vfat");
+    fs::write(
+        &part,
+        disk_bytes(disk, boot.start_bytes(), boot.size_bytes() as usize),
+    )
+    .unwrap();
+    part
+}
+
+/// Whether `elf` is a static (no program interpreter) 64-bit RISC-V executable.
+fn static_riscv64(elf: &[u8]) -> bool {
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]);
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap());
+    if elf.get(..5) != Some(b"\x7fELF\x02") || u16_at(18) != 0xf3 {
+        return false;
+    }
+    let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56));
+    // PT_INTERP is 3.
+    (0..phnum as usize)
+        .all(|i| u32::from_le_bytes(elf[phoff + i * phentsize..][..4].try_into().unwrap()) != 3)
+}
+
+/// Runs `command` (a QEMU boot writing its console to `log`) until `markers` are all on the
+/// console, or 300 s pass; returns the console and the seconds it took.
+fn boot_until(mut command: std::process::Command, log: &Path, markers: &[&str]) -> (String, f64) {
+    let mut qemu = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let console = loop {
+        let console = String::from_utf8_lossy(&fs::read(log).unwrap_or_default()).replace('\r', "");
+        let done = markers.iter().all(|m| console.contains(m));
+        if done || start.elapsed() > Duration::from_secs(300) || qemu.try_wait().unwrap().is_some()
+        {
+            break console;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    for marker in markers {
+        assert!(
+            console.contains(marker),
+            "no {marker:?} on the console:\n{console}"
+        );
+    }
+    (console, seconds)
+}
+
+#[test]
+fn riscv64_virt_release_takes_debian_13_and_boots_to_init_under_qemu() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = release(d, "qemu-riscv64-virt");
+    let b = board("qemu-riscv64-virt");
+    let disk = find(&out, ".disk.img");
+    check_gpt(&disk);
+
+    // The kernel is Debian 13's, pinned in the description.
+    assert_eq!(described(&out, "debian_suite"), "trixie");
+    let package = described(&out, "kernel_package");
+    assert!(
+        package.starts_with("linux-image-") && package.ends_with("+deb13-riscv64"),
+        "{package}"
+    );
+    // The board's programs: static riscv64 executables (glibc linked in; no musl std here).
+    let root = find(&out, &format!("{VERSION}.img"));
+    for path in [
+        "sbin/init",
+        "usr/lib/nanolin/stage1",
+        "usr/bin/nanolin-agent",
+        "bin/busybox",
+    ] {
+        let elf = std::process::Command::new(peer("unsquashfs", "squashfs-tools"))
+            .args(["-cat", root.to_str().unwrap(), path])
+            .output()
+            .unwrap();
+        assert!(elf.status.success(), "{path} not in the root file system");
+        assert!(
+            static_riscv64(&elf.stdout),
+            "{path} is not a static riscv64 executable"
+        );
+    }
+
+    // Booted by QEMU's virt machine (OpenSBI starts the kernel) through `nanolin release run`.
+    let log = d.join("console.log");
+    let mut run = std::process::Command::new(host_bin("nanolin"));
+    run.current_dir(workspace()).args([
+        "release",
+        "run",
+        disk.to_str().unwrap(),
+        "--snapshot",
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    let (_, seconds) = boot_until(
+        run,
+        &log,
+        &[
+            "Linux version 6.12",
+            "stage1: slot A (tries left: A 2, B 3)",
+            "stage1: root /dev/vda2 (squashfs) mounted",
+            "hello from a Nanolin package",
+        ],
+    );
+    eprintln!("qemu-riscv64-virt: hello {seconds:.1} s after QEMU started");
+
+    // A rebuild pinned to a version Debian 13 does not serve says so, and takes no other.
+    let sha256 = [0x5a; 32];
+    let error = Kernel::pinned_for(
+        &b,
+        &package,
+        "0.0.1-1",
+        &sha256,
+        &SourceCache::from_env().unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("version 0.0.1-1, which Debian trixie no longer serves"),
+        "{error}"
+    );
+}
+
+#[test]
+fn visionfive2_release_carries_the_spl_and_the_uboot_fit_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = release(d, "visionfive2");
+    let disk = find(&out, ".disk.img");
+    check_gpt(&disk);
+    assert_eq!(described(&out, "debian_suite"), "trixie");
+    assert_eq!(described(&out, "uboot_package"), "u-boot-starfive");
+    // The pinned package, fetched again by its pin: its files are on the disk byte for byte.
+    let sha256: [u8; 32] = (0..32)
+        .map(|i| {
+            u8::from_str_radix(&described(&out, "uboot_sha256")[2 * i..2 * i + 2], 16).unwrap()
+        })
+        .collect::<Vec<u8>>()
+        .try_into()
+        .unwrap();
+    let deb = pinned_deb(
+        Some("trixie"),
+        board("visionfive2").arch,
+        "u-boot-starfive",
+        &described(&out, "uboot_version"),
+        &sha256,
+        &SourceCache::from_env().unwrap(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let unpacked = d.join("u-boot");
+    deb.unpack(&unpacked).unwrap();
+    let build = unpacked.join("usr/lib/u-boot/starfive_visionfive2");
+    for (name, offset) in [
+        ("u-boot-spl.bin.normal.out", 2u64 << 20),
+        ("u-boot.itb", 4 << 20),
+    ] {
+        let file = fs::read(build.join(name)).unwrap();
+        assert!(
+            disk_bytes(&disk, offset, file.len()) == file,
+            "{name} is not at {offset:#x}"
+        );
+        assert!(
+            mapped(&disk, offset, file.len() as u64),
+            "{name} not mapped"
+        );
+    }
+}
+
+#[test]
+fn raspberrypi4_boot_partition_has_the_firmware_its_config_and_uboot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = release(d, "raspberrypi4");
+    let b = board("raspberrypi4");
+    let disk = find(&out, ".disk.img");
+    check_gpt(&disk);
+    let part = boot_partition(d, &disk, &b);
+    let listing = run_in(
+        d,
+        &peer("mdir", "mtools"),
+        &["-b", "-i", part.to_str().unwrap(), "::/"],
+        "",
+    )
+    .ok()
+    .stdout;
+    // What the ROM and the GPU firmware read, then what U-Boot's script boots.
+    for name in [
+        "start4.elf",
+        "fixup4.dat",
+        "config.txt",
+        "bcm2711-rpi-4-b.dtb",
+        "u-boot.bin",
+        "boot.scr",
+        "Image",
+        "initrd.img",
+        "uboot.env",
+    ] {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.trim_end() == format!("::/{name}")),
+            "{name} not on the boot partition:\n{listing}"
+        );
+    }
+    let config = d.join("config.txt");
+    run_in(
+        d,
+        &peer("mcopy", "mtools"),
+        &[
+            "-i",
+            part.to_str().unwrap(),
+            "::/config.txt",
+            config.to_str().unwrap(),
+        ],
+        "",
+    )
+    .ok();
+    let config = fs::read_to_string(config).unwrap();
+    for line in [
+        "arm_64bit=1",
+        "enable_uart=1",
+        "upstream_kernel=1",
+        "kernel=u-boot.bin",
+    ] {
+        assert!(config.lines().any(|l| l == line), "{line}:\n{config}");
+    }
+    // Both packages pinned like the kernel.
+    assert_eq!(described(&out, "firmware_package"), "raspi-firmware");
+    assert_eq!(described(&out, "uboot_package"), "u-boot-rpi");
+    assert_eq!(described(&out, "firmware_sha256").len(), 64);
+}
+
+#[test]
+fn beaglebone_black_release_has_mlo_and_uboot_img_where_the_rom_and_spl_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = release(d, "beaglebone-black");
+    let disk = find(&out, ".disk.img");
+    check_gpt(&disk);
+    assert_eq!(described(&out, "uboot_package"), "u-boot-omap");
+    // MLO at 128 KiB as the AM335x ROM reads it in raw mode: the table of contents
+    // (CHSETTINGS) in its first sector, then the GP header, the image's size and its load
+    // address in the SoC's internal RAM (0x402f0400).
+    assert_eq!(
+        disk_bytes(&disk, 0x20014, 10),
+        b"CHSETTINGS",
+        "no MLO at 0x20000"
+    );
+    let gp = disk_bytes(&disk, 0x20200, 8);
+    let size = u32::from_le_bytes(gp[..4].try_into().unwrap());
+    assert!(size > 16 * 1024 && size < 0x40000, "MLO size {size}");
+    assert_eq!(&gp[4..8], &0x402f_0400u32.to_le_bytes(), "no GP header");
+    assert!(
+        mapped(&disk, 0x20000, 0x200 + 8 + u64::from(size)),
+        "MLO not mapped"
+    );
+    // u-boot.img at 384 KiB (the SPL's raw sector 0x300): a FIT or a legacy U-Boot image.
+    let img = disk_bytes(&disk, 0x60000, 4);
+    assert!(
+        img == [0xd0, 0x0d, 0xfe, 0xed] || img == [0x27, 0x05, 0x19, 0x56],
+        "no u-boot.img at 0x60000: {img:02x?}"
+    );
+    assert!(mapped(&disk, 0x60000, 4096), "u-boot.img not mapped");
+    // Its end before the environment at 0x260000, which U-Boot still finds.
+    fs::write(
+        d.join("fw_env.config"),
+        format!(
+            "{disk} 0x260000 0x20000\n{disk} 0x280000 0x20000\n",
+            disk = disk.display()
+        ),
+    )
+    .unwrap();
+    let vars = run_in(
+        d,
+        &peer("fw_printenv", "u-boot-tools"),
+        &["-c", "fw_env.config"],
+        "",
+    )
+    .ok()
+    .stdout;
+    assert!(vars.lines().any(|l| l == "BOOT_ORDER=A B"), "{vars}");
+}
