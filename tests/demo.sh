@@ -96,17 +96,24 @@ cp -r distros/prime "$out/distros/prime"
 sed -e "s|^recipes=.*|recipes=../../../recipes|" \
   -e "s|^repository=.*|repository=http://10.0.2.2:$port|" distros/prime.rcp > "$out/distros/prime.rcp"
 
+# Builds and publishes the distro as it is now; sets $image (its disk image) and $release.
 release_build() {
   "$nanolin" release build "$out/distros/prime.rcp" --board "$board" --boards "$root/boards" \
-    -s "$out/demo.sec" \
-    -o "$out/releases" --publish "$out/repo" --expires 30d
+    -s "$out/demo.sec" -o "$out/releases" --publish "$out/repo" --expires 30d
+  image=$(ls -t "$out"/releases/prime-"$board"-r*.disk.img | head -n 1)
+  release=$(basename "$image" .disk.img)
+  release=${release#prime-"$board"-}
+}
+
+# Prints `what` and the time since `start` (milliseconds since 1970).
+took() {
+  local ms=$(($(date +%s%3N) - $2))
+  printf '   %s: %d.%03d s\n' "$1" $((ms / 1000)) $((ms % 1000))
 }
 
 say "release 1: build prime for $board, sign it, publish it"
 release_build
-image=$(ls -t "$out"/releases/prime-"$board"-r*.disk.img | head -n 1)
-release1=$(basename "$image" .disk.img)
-release1=${release1#prime-"$board"-}
+release1=$release
 
 say "booting release 1 in QEMU (console: out/demo/console.log)"
 boot_started=$(date +%s%3N)
@@ -115,8 +122,7 @@ qemu_pid=$!
 wait_for "stage1: slot A" "stage1 picking slot A"
 wait_for "hello from a Nanolin package" "the hello service"
 wait_for "slot A committed" "the health check of slot A"
-ms=$(($(date +%s%3N) - boot_started))
-printf '   power-on to committed: %d.%03d s\n' $((ms / 1000)) $((ms % 1000))
+took "power-on to committed" "$boot_started"
 
 say "release 2: the same distro with a visible change (a new service), published"
 cat > "$out/distros/prime/etc/nanolin/services/news" <<'SERVICE'
@@ -126,9 +132,7 @@ kind=oneshot
 SERVICE
 sleep 1 # release versions count seconds: release 2 must be newer
 release_build
-image2=$(ls -t "$out"/releases/prime-"$board"-r*.disk.img | head -n 1)
-release2=$(basename "$image2" .disk.img)
-release2=${release2#prime-"$board"-}
+release2=$release
 published=$(date +%s%3N)
 
 say "the board's agent polls the repository, installs $release2 into slot B and reboots"
@@ -136,8 +140,7 @@ wait_for "installed $release2 into slot B" "installing release 2"
 wait_for "stage1: slot B" "rebooting into slot B"
 wait_for "news: release 2 arrived over the air" "release 2's new service"
 wait_for "slot B committed" "the health check of slot B"
-ms=$(($(date +%s%3N) - published))
-printf '   published to committed: %d.%03d s\n' $((ms / 1000)) $((ms % 1000))
+took "published to committed" "$published"
 
 say "nanolin-agent status, as the board printed it after the commit"
 sleep 2
@@ -158,5 +161,5 @@ on its channel, checked its signature, wrote it into slot B, rebooted into it, a
 it once the services marked health=required were up.
 Before: slot A $release1. After: slot B $release2, slot A kept as the fallback.
 Files: out/demo/releases (both releases), out/demo/console.log (every boot's console).
-Boot it again: ./nanolin release run $image2
+Boot it again: ./nanolin release run $image
 MSG

@@ -61,9 +61,7 @@ pub fn note_fallback(
     let version = record.version;
     status.slot_mut(other).condition = SlotCondition::Bad;
     if let Some(v) = version {
-        if !status.failed.contains(&v) {
-            status.failed.push(v);
-        }
+        status.note_failed(v);
     }
     let message = format!(
         "release {} in slot {other} did not come up: the board fell back to slot {booted}",
@@ -139,21 +137,31 @@ pub fn mark(
     let mut store = open_store(config, disk);
     let mut state = store.load()?;
     let mut status = Status::load(disk, &config.state_dir)?;
+    set_condition(&mut state, &mut status, slot, good, config.tries);
+    store.store(&state)?;
+    status.save(disk, &config.state_dir)?;
+    Ok(slot)
+}
+
+/// `slot` is good (its tries refilled) or bad (none left, its release never taken again), in
+/// the boot state and in the status record.
+fn set_condition(
+    state: &mut BootState,
+    status: &mut Status,
+    slot: BootSlot,
+    good: bool,
+    tries: u8,
+) {
     if good {
-        state.mark_good(slot, config.tries);
+        state.mark_good(slot, tries);
         status.slot_mut(slot).condition = SlotCondition::Good;
     } else {
         state.mark_bad(slot);
         status.slot_mut(slot).condition = SlotCondition::Bad;
         if let Some(v) = status.slot(slot).version {
-            if !status.failed.contains(&v) {
-                status.failed.push(v);
-            }
+            status.note_failed(v);
         }
     }
-    store.store(&state)?;
-    status.save(disk, &config.state_dir)?;
-    Ok(slot)
 }
 
 /// Where the distro build writes the release the root file system is (`VERSION_ID=`).
@@ -202,48 +210,50 @@ pub fn commit(
     verdict: Verdict,
 ) -> Result<CommitOutcome, AgentError> {
     let slot = booted(config)?;
+    let mut store = open_store(config, disk);
+    let mut state = store.load()?;
     let mut status = Status::load(disk, &config.state_dir)?;
-    if status.slot(slot).version.is_none() && running.is_some() {
+    let learnt = status.slot(slot).version.is_none() && running.is_some();
+    if learnt {
         status.slot_mut(slot).version = running;
-        status.save(disk, &config.state_dir)?;
     }
-    let record = status.slot(slot).clone();
-    let release = record
+    let was = status.slot(slot).condition;
+    let release = status
+        .slot(slot)
         .version
         .map(|v| v.to_string())
         .unwrap_or_else(|| "(unrecorded release)".into());
-    match verdict {
+    let (outcome, last) = match verdict {
         Verdict::Healthy(waited) => {
-            mark(config, disk, Some(slot), true)?;
-            let first = (record.condition != SlotCondition::Good).then(|| release.clone());
-            if first.is_some() {
-                let mut status = Status::load(disk, &config.state_dir)?;
-                status.last = Some(LastResult {
-                    version: release,
-                    result: format!(
-                        "committed in slot {slot}: {required} required services up in {:.1} s",
-                        waited.as_secs_f64()
-                    ),
-                    time: now(),
-                    downloaded: status.last.as_ref().map_or(0, |l| l.downloaded),
-                    reused: status.last.as_ref().map_or(0, |l| l.reused),
-                });
-                status.save(disk, &config.state_dir)?;
-            }
-            Ok(CommitOutcome::Committed {
+            set_condition(&mut state, &mut status, slot, true, config.tries);
+            let first = (was != SlotCondition::Good).then(|| release.clone());
+            let last = first.as_ref().map(|_| LastResult {
+                version: release,
+                result: format!(
+                    "committed in slot {slot}: {required} required services up in {:.1} s",
+                    waited.as_secs_f64()
+                ),
+                time: now(),
+                downloaded: status.last.as_ref().map_or(0, |l| l.downloaded),
+                reused: status.last.as_ref().map_or(0, |l| l.reused),
+            });
+            let outcome = CommitOutcome::Committed {
                 slot,
                 waited,
                 required,
                 first,
-            })
+            };
+            (outcome, last)
         }
         Verdict::Unhealthy(why) => {
             let other = slot.other();
-            let state = open_store(config, disk).load()?;
             let fallback =
                 status.slot(other).condition == SlotCondition::Good && state.left(other) > 0;
-            if record.condition == SlotCondition::Good || !fallback {
-                let reason = if record.condition == SlotCondition::Good {
+            if was == SlotCondition::Good || !fallback {
+                if learnt {
+                    status.save(disk, &config.state_dir)?;
+                }
+                let reason = if was == SlotCondition::Good {
                     "it was confirmed before, so it stays; its tries are not refilled".to_string()
                 } else {
                     format!("slot {other} holds no good release to fall back to, so it stays")
@@ -252,23 +262,27 @@ pub fn commit(
                     "release {release} in slot {slot} failed its health check ({why}): {reason}"
                 )));
             }
-            mark(config, disk, Some(slot), false)?;
+            set_condition(&mut state, &mut status, slot, false, config.tries);
             let message = format!(
                 "release {release} in slot {slot} failed its health check ({why}): marked bad, \
                  never tried again; the board falls back to slot {other}"
             );
-            let mut status = Status::load(disk, &config.state_dir)?;
-            status.last = Some(LastResult {
+            let last = LastResult {
                 version: release,
                 result: message.clone(),
                 time: now(),
                 downloaded: 0,
                 reused: 0,
-            });
-            status.save(disk, &config.state_dir)?;
-            Ok(CommitOutcome::RolledBack(message))
+            };
+            (CommitOutcome::RolledBack(message), Some(last))
         }
+    };
+    if last.is_some() {
+        status.last = last;
     }
+    store.store(&state)?;
+    status.save(disk, &config.state_dir)?;
+    Ok(outcome)
 }
 
 /// What `poll` found.
@@ -294,6 +308,21 @@ pub fn poll(
     let state = open_store(config, disk).load()?;
     if let Some(message) = note_fallback(config, disk, &state, booted)? {
         crate::say!("nanolin-agent: {message}");
+    }
+    // Before any traffic: nothing is installed over the fallback while the booted slot waits
+    // for its health check.
+    let mut status = Status::load(disk, &config.state_dir)?;
+    if status.slot(booted).condition == SlotCondition::Installed {
+        return Err(AgentError::UpToDate(format!(
+            "slot {booted} runs {}, which has not passed its health check yet: no install over \
+             slot {} (the fallback) until `nanolin-agent commit` confirms it",
+            status
+                .slot(booted)
+                .version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "a new release".into()),
+            booted.other()
+        )));
     }
     let base = Url::parse(&format!("{repository}/"))
         .map_err(|e| AgentError::Config(format!("repository={repository}: {e}")))?;
@@ -335,7 +364,6 @@ pub fn poll(
         }
         .into());
     }
-    let mut status = Status::load(disk, &config.state_dir)?;
     if let Some(seen) = status.channel_seen {
         if channel.version < seen {
             return Err(Refusal::ChannelReplay {
@@ -354,18 +382,6 @@ pub fn poll(
             version: channel.version.to_string(),
         }
         .into());
-    }
-    if status.slot(booted).condition == SlotCondition::Installed {
-        return Err(AgentError::UpToDate(format!(
-            "slot {booted} runs {}, which has not passed its health check yet: no install over \
-             slot {} (the fallback) until `nanolin-agent commit` confirms it",
-            status
-                .slot(booted)
-                .version
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "a new release".into()),
-            booted.other()
-        )));
     }
     if let Some(installed) = status.slot(booted).version.or_else(running_release) {
         if channel.version <= installed {
@@ -397,6 +413,25 @@ pub fn poll(
     }
     let what = channel.version.to_string();
     install_recorded(config, disk, &mut source, booted, options, &what).map(PollOutcome::Installed)
+}
+
+/// Reboots into the slot that boots next: `reboot_command`, else `reboot` (`activate`, and
+/// after an install or a failed health check).
+pub fn reboot(config: &AgentConfig) -> Result<(), AgentError> {
+    let command = config.reboot_command.as_deref().unwrap_or("reboot");
+    crate::say!("nanolin-agent: running {command}");
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .status()
+        .map_err(|e| AgentError::io("run", std::path::Path::new("/bin/sh"), e))?;
+    if !status.success() {
+        return Err(AgentError::Config(format!(
+            "{}: reboot_command {command:?} failed ({status}): fix it, or reboot by hand",
+            config.origin.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A random-enough delay up to `max` (a fleet should not poll in step).

@@ -92,23 +92,6 @@ pub fn kexec_cmdline(running: &str, slot: Option<BootSlot>) -> String {
     words.join(" ")
 }
 
-/// `activate` without `--kexec`: `reboot_command`, else `reboot`.
-pub fn reboot(config: &AgentConfig) -> Result<(), AgentError> {
-    let command = config.reboot_command.as_deref().unwrap_or("reboot");
-    let status = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .status()
-        .map_err(|e| AgentError::io("run", Path::new("/bin/sh"), e))?;
-    if !status.success() {
-        return Err(AgentError::Config(format!(
-            "{}: reboot_command {command:?} failed ({status}): fix it, or reboot by hand",
-            config.origin.display()
-        )));
-    }
-    Ok(())
-}
-
 /// `activate --kexec`: loads the next slot's kernel and asks init to start it.
 pub fn activate_kexec(config: &AgentConfig, disk: &dyn Disk) -> Result<Loaded, AgentError> {
     let mut store = open_store(config, disk);

@@ -232,7 +232,7 @@ fn commit_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError>
         CommitOutcome::RolledBack(message) => {
             say!("nanolin-agent: {message}");
             if reboot {
-                run_reboot_command(config);
+                switch_slots(config);
             }
             Err(AgentError::Unhealthy(message))
         }
@@ -240,25 +240,20 @@ fn commit_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError>
     }
 }
 
-/// Runs `reboot_command`, if one is set; a failure to run it is reported, not fatal.
-fn run_reboot_command(config: &AgentConfig) {
-    let Some(command) = &config.reboot_command else {
+/// After an install or a failed health check: reboots with `reboot_command` when the
+/// configuration sets one (else the board switches at its next reboot); a failure is said,
+/// not fatal.
+fn switch_slots(config: &AgentConfig) {
+    if config.reboot_command.is_none() {
         say!("nanolin-agent: reboot_command= is not set: reboot the board to switch slots");
-        return;
-    };
-    say!("nanolin-agent: running {command}");
-    if let Err(e) = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .status()
-    {
-        say!("nanolin-agent: unable to run {command}: {e}");
+    } else if let Err(e) = commands::reboot(config) {
+        say!("nanolin-agent: {e}");
     }
 }
 
 fn activate_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
     match args {
-        [] => nanolin_agent::kexec::reboot(config),
+        [] => commands::reboot(config),
         ["--kexec"] => kexec_now(config),
         _ => Err(AgentError::Usage("activate takes only --kexec".into())),
     }
@@ -298,21 +293,15 @@ fn daemon(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
             Ok(PollOutcome::Installed(report)) => {
                 println!("{}", describe(&report));
                 if config.activate == nanolin_agent::kexec::Activate::Kexec {
-                    match kexec_now(config) {
+                    // kexec takes the try in the boot state on some boards: under the lock.
+                    let kexec =
+                        StateLock::acquire(&config.state_dir).and_then(|_lock| kexec_now(config));
+                    match kexec {
                         Ok(()) => return Ok(()),
                         Err(e) => say!("nanolin-agent: kexec failed, rebooting: {e}"),
                     }
                 }
-                if let Some(command) = &config.reboot_command {
-                    say!("nanolin-agent: running {command}");
-                    let status = std::process::Command::new("/bin/sh")
-                        .arg("-c")
-                        .arg(command)
-                        .status();
-                    if let Err(e) = status {
-                        say!("nanolin-agent: unable to run {command}: {e}");
-                    }
-                }
+                switch_slots(config);
             }
             Err(AgentError::UpToDate(m)) => say!("nanolin-agent: {m}"),
             Err(e) => say!("nanolin-agent: {e}"),

@@ -115,6 +115,13 @@ pub fn status_path(state_dir: &Path) -> PathBuf {
 }
 
 impl Status {
+    /// Adds `version` to the releases never installed again (once).
+    pub fn note_failed(&mut self, version: ReleaseVersion) {
+        if !self.failed.contains(&version) {
+            self.failed.push(version);
+        }
+    }
+
     /// The record of `slot`.
     pub fn slot(&self, slot: BootSlot) -> &SlotRecord {
         let [a, b] = &self.slots;

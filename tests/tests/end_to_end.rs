@@ -77,25 +77,10 @@ impl Host {
         nanolin(&dir, &["repo", "init", "repo", "-s", "k.sec"]).ok();
         let nginx = Nginx::start(&dir.join("repo"));
         // prime as it is, polling this test's nginx.
-        let distros = dir.join("distros");
-        fs::create_dir_all(&distros).unwrap();
-        copy_dir(&workspace().join("distros/prime"), &distros.join("prime"));
-        let text = fs::read_to_string(workspace().join("distros/prime.rcp")).unwrap();
-        let recipes = workspace().join("recipes");
-        let text: String = text
-            .lines()
-            .map(|line| {
-                if line.starts_with("recipes=") {
-                    format!("recipes={}", relative_to(&recipes, &distros))
-                } else if line.starts_with("repository=") {
-                    format!("repository=http://10.0.2.2:{}", nginx.port())
-                } else {
-                    line.to_string()
-                }
-            })
-            .map(|line| line + "\n")
-            .collect();
-        fs::write(distros.join("prime.rcp"), text).unwrap();
+        common::prime_copy(
+            &dir.join("distros"),
+            Some(&format!("http://10.0.2.2:{}", nginx.port())),
+        );
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -173,27 +158,6 @@ impl Host {
 struct Release {
     version: String,
     disk: PathBuf,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// `target` as a path relative to `from` (both absolute).
-fn relative_to(target: &Path, from: &Path) -> String {
-    let up = from.components().count();
-    let mut rel = PathBuf::new();
-    for _ in 1..up {
-        rel.push("..");
-    }
-    rel.push(target.strip_prefix("/").unwrap());
-    rel.display().to_string()
 }
 
 /// The board: one QEMU run of `nanolin release run`, its console read as it grows. A reboot

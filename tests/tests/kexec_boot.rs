@@ -19,12 +19,12 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::nginx::Nginx;
-use common::{host_bin, peer, run_in, run_in_env, workspace};
+use common::qemu::{Boot, VirtBoot};
+use common::{host_bin, run_in, run_in_env, workspace};
 
 const BOARD: &str = "qemu-aarch64-virt";
 /// The two releases: the one flashed, and the update.
@@ -38,9 +38,6 @@ const STARTING: &str = "kexec_core: Starting new kernel";
 const BANNER: &str = "Booting Linux on physical CPU";
 const SWITCH_B: &str = "stage1: root /dev/vda3 (squashfs) mounted, switching to /sbin/init";
 const HELLO: &str = "hello from a Nanolin package";
-
-/// One QEMU at a time.
-static QEMU: Mutex<()> = Mutex::new(());
 
 /// The service that drives the board: installs the bundle named on the command line, then
 /// activates it with kexec; with `kexec_test.bad=1` it zeroes slot B's superblock once the
@@ -74,22 +71,8 @@ fn shared() -> PathBuf {
 
 /// The test distro: prime's packages and overlay, plus the `kexec-test` service.
 fn distro(dir: &Path) -> PathBuf {
-    let prime = workspace().join("distros");
-    let overlay = dir.join("overlay");
-    if overlay.exists() {
-        fs::remove_dir_all(&overlay).unwrap();
-    }
-    run_in(
-        dir,
-        Path::new("cp"),
-        &[
-            "-R",
-            prime.join("prime").to_str().unwrap(),
-            overlay.to_str().unwrap(),
-        ],
-        "",
-    )
-    .ok();
+    let file = common::prime_copy(dir, None);
+    let overlay = dir.join("prime");
     let script = overlay.join("usr/lib/kexec-test");
     fs::create_dir_all(script.parent().unwrap()).unwrap();
     fs::write(&script, SCRIPT).unwrap();
@@ -99,31 +82,6 @@ fn distro(dir: &Path) -> PathBuf {
          run=\"/bin/sh /usr/lib/kexec-test\"\nkind=oneshot\nneeds=network\nafter=commit\n",
     )
     .unwrap();
-    let text = fs::read_to_string(prime.join("prime.rcp")).unwrap();
-    // Relative, as distro files must have it.
-    let dir_abs = fs::canonicalize(dir).unwrap();
-    let recipes = fs::canonicalize(workspace().join("recipes")).unwrap();
-    let common = dir_abs
-        .ancestors()
-        .find(|a| recipes.starts_with(a))
-        .unwrap();
-    let up = dir_abs.strip_prefix(common).unwrap().components().count();
-    let recipes = Path::new(&"../".repeat(up)).join(recipes.strip_prefix(common).unwrap());
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("recipes=") {
-                format!("recipes={}", recipes.display())
-            } else if l.starts_with("overlay=") {
-                "overlay=overlay".into()
-            } else {
-                l.to_string()
-            }
-        })
-        .map(|l| l + "\n")
-        .collect();
-    let file = dir.join("prime.rcp");
-    fs::write(&file, text).unwrap();
     file
 }
 
@@ -222,45 +180,6 @@ fn disk_copy(dir: &Path, name: &str) -> PathBuf {
     copy
 }
 
-struct Boot {
-    console: String,
-    seen: Vec<(String, Duration)>,
-    exited: bool,
-}
-
-impl Boot {
-    fn at(&self, marker: &str) -> Option<Duration> {
-        self.seen.iter().find(|(m, _)| m == marker).map(|(_, t)| *t)
-    }
-
-    #[track_caller]
-    fn shows(&self, text: &str) {
-        assert!(
-            self.console.contains(text),
-            "no {text:?} on the console:\n{}",
-            self.console
-        );
-    }
-
-    fn count(&self, text: &str) -> usize {
-        self.console.matches(text).count()
-    }
-}
-
-fn stop(mut qemu: Child) {
-    if qemu.try_wait().unwrap().is_none() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &qemu.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while qemu.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = qemu.kill();
-    }
-    let _ = qemu.wait();
-}
-
 /// Boots `disk` with the update's URL on the command line until `done(console)` holds or
 /// QEMU exits; `reboot`: whether a guest reboot resets the machine (else it ends QEMU).
 fn boot(
@@ -271,79 +190,18 @@ fn boot(
     markers: &[&str],
     done: impl Fn(&str) -> bool,
 ) -> Boot {
-    let _one = QEMU.lock().unwrap_or_else(|e| e.into_inner());
     let releases = releases();
-    let log = disk.with_extension("console.log");
-    let _ = fs::remove_file(&log);
-    let start = Instant::now();
-    let mut command = Command::new("timeout");
-    command
-        .arg((RUN_TIMEOUT.as_secs() + 60).to_string())
-        .arg(peer("qemu-system-aarch64", "qemu-system-arm"))
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a57",
-            "-smp",
-            "2",
-            "-m",
-            "512M",
-        ])
-        .args(["-nodefaults", "-no-user-config", "-display", "none"])
-        .arg("-chardev")
-        .arg(format!("file,id=console,path={}", log.display()))
-        .args(["-serial", "chardev:console"])
-        .arg("-kernel")
-        .arg(&releases.kernel)
-        .arg("-initrd")
-        .arg(&releases.initrd)
-        .arg("-append")
-        .arg(format!("console=ttyAMA0 panic=-1 {append}"))
-        .arg("-drive")
-        .arg(format!("if=none,format=raw,file={},id=d0", disk.display()))
-        .args(["-device", "virtio-blk-pci,drive=d0"])
-        .args([
-            "-netdev",
-            "user,id=n0",
-            "-device",
-            "virtio-net-pci,netdev=n0",
-        ]);
-    if !reboot {
-        command.arg("-no-reboot");
+    VirtBoot {
+        kernel: &releases.kernel,
+        initrd: &releases.initrd,
+        disk,
+        log: disk.with_extension("console.log"),
+        cmdline: format!("console=ttyAMA0 panic=-1 {append}"),
+        reboot,
+        watchdog: false,
+        timeout: RUN_TIMEOUT,
     }
-    let mut qemu = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut seen: Vec<(String, Duration)> = Vec::new();
-    let (console, exited) = loop {
-        let exited = qemu.try_wait().unwrap().is_some();
-        let console =
-            String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).replace('\r', "");
-        for marker in markers {
-            if console.contains(marker) && !seen.iter().any(|(m, _)| m == marker) {
-                seen.push((marker.to_string(), start.elapsed()));
-            }
-        }
-        if exited || done(&console) || start.elapsed() > RUN_TIMEOUT {
-            break (console, exited);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    stop(qemu);
-    eprintln!(
-        "{name}: {:.1} s{}",
-        start.elapsed().as_secs_f64(),
-        if exited { ", QEMU exited" } else { "" }
-    );
-    Boot {
-        console,
-        seen,
-        exited,
-    }
+    .run(name, markers, done)
 }
 
 /// What follows `marker`'s first appearance.

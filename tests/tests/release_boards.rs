@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{host_bin, peer, run_in, run_in_env, workspace};
+use common::qemu::boot_until;
+use common::{board, disk_bytes, find, host_bin, peer, run_in, run_in_env, workspace};
 use nanolin_host::board::{Board, Role};
 use nanolin_host::fetch::SourceCache;
 use nanolin_host::kernel::{pinned_deb, Kernel};
@@ -90,18 +91,6 @@ fn release(dir: &Path, board: &str) -> Vec<PathBuf> {
     files
 }
 
-fn find(files: &[PathBuf], suffix: &str) -> PathBuf {
-    files
-        .iter()
-        .find(|f| f.to_string_lossy().ends_with(suffix))
-        .unwrap_or_else(|| panic!("no {suffix} in {files:?}"))
-        .clone()
-}
-
-fn board(name: &str) -> Board {
-    Board::find(&workspace().join("boards"), name).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// The value of `key=` in the `.release` file.
 fn described(files: &[PathBuf], key: &str) -> String {
     let text = fs::read_to_string(find(files, ".release")).unwrap();
@@ -110,16 +99,6 @@ fn described(files: &[PathBuf], key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key}= in:\n{text}"))
         .trim_matches('"')
         .to_string()
-}
-
-/// The bytes of the disk at `offset`, `len` of them.
-fn disk_bytes(disk: &Path, offset: u64, len: usize) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = fs::File::open(disk).unwrap();
-    file.seek(SeekFrom::Start(offset)).unwrap();
-    let mut bytes = vec![0; len];
-    file.read_exact(&mut bytes).unwrap();
-    bytes
 }
 
 /// `sgdisk -v` finds no problem with the disk's GPT.
@@ -179,37 +158,6 @@ fn static_riscv64(elf: &[u8]) -> bool {
         .all(|i| u32::from_le_bytes(elf[phoff + i * phentsize..][..4].try_into().unwrap()) != 3)
 }
 
-/// Runs `command` (a QEMU boot writing its console to `log`) until `markers` are all on the
-/// console, or 300 s pass; returns the console and the seconds it took.
-fn boot_until(mut command: std::process::Command, log: &Path, markers: &[&str]) -> (String, f64) {
-    let mut qemu = command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let console = loop {
-        let console = String::from_utf8_lossy(&fs::read(log).unwrap_or_default()).replace('\r', "");
-        let done = markers.iter().all(|m| console.contains(m));
-        if done || start.elapsed() > Duration::from_secs(300) || qemu.try_wait().unwrap().is_some()
-        {
-            break console;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    let _ = qemu.kill();
-    let _ = qemu.wait();
-    for marker in markers {
-        assert!(
-            console.contains(marker),
-            "no {marker:?} on the console:\n{console}"
-        );
-    }
-    (console, seconds)
-}
-
 #[test]
 fn riscv64_virt_release_takes_debian_13_and_boots_to_init_under_qemu() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,6 +206,7 @@ fn riscv64_virt_release_takes_debian_13_and_boots_to_init_under_qemu() {
     ]);
     let (_, seconds) = boot_until(
         run,
+        "qemu-riscv64-virt",
         &log,
         &[
             "Linux version 6.12",
@@ -265,6 +214,7 @@ fn riscv64_virt_release_takes_debian_13_and_boots_to_init_under_qemu() {
             "stage1: root /dev/vda2 (squashfs) mounted",
             "hello from a Nanolin package",
         ],
+        Duration::from_secs(300),
     );
     eprintln!("qemu-riscv64-virt: hello {seconds:.1} s after QEMU started");
 

@@ -16,10 +16,10 @@ mod common;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::qemu::{Boot, VirtBoot};
 use common::{host_bin, peer, run_in, run_in_env, workspace};
 use nanolin_core::boot_record::{read, REGION_LEN};
 use nanolin_core::boot_state::{BootSlot, BootState};
@@ -37,9 +37,6 @@ const HELLO: &str = "hello from a Nanolin package";
 const COMMIT_A: &str = "commit: slot A committed: 2 required services up";
 /// Stage1's last line before it executes /sbin/init, for slot A.
 const SWITCH_A: &str = "stage1: root /dev/vda2 (squashfs) mounted, switching to /sbin/init";
-
-/// One QEMU at a time: the boot times stay comparable.
-static QEMU: Mutex<()> = Mutex::new(());
 
 /// This test binary's folder, kept across runs: the release key, the release, the disk copies.
 /// (The package store is the one every release-building test shares.)
@@ -174,132 +171,30 @@ fn boot_state(disk: &Path) -> BootState {
     record.state
 }
 
-/// A finished boot: the console, and when each marker first showed, from QEMU's start.
-struct Boot {
-    console: String,
-    seen: Vec<(String, Duration)>,
-    /// QEMU ended by itself (the guest rebooted: -no-reboot makes that an exit).
-    exited: bool,
-}
-
-impl Boot {
-    fn at(&self, marker: &str) -> Option<Duration> {
-        self.seen.iter().find(|(m, _)| m == marker).map(|(_, t)| *t)
-    }
-
-    #[track_caller]
-    fn shows(&self, text: &str) {
-        assert!(
-            self.console.contains(text),
-            "no {text:?} on the console:\n{}",
-            self.console
-        );
-    }
-
-    /// The console lines stage1 printed.
-    fn stage1_lines(&self) -> Vec<&str> {
-        self.console
-            .lines()
-            .filter(|l| l.starts_with("stage1: "))
-            .collect()
-    }
-}
-
-/// Stops QEMU through `timeout`, which passes SIGTERM on (QEMU then flushes and exits).
-fn stop(mut qemu: Child) {
-    if qemu.try_wait().unwrap().is_none() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &qemu.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while qemu.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = qemu.kill();
-    }
-    let _ = qemu.wait();
+/// The console lines stage1 printed.
+fn stage1_lines(boot: &Boot) -> Vec<&str> {
+    boot.console
+        .lines()
+        .filter(|l| l.starts_with("stage1: "))
+        .collect()
 }
 
 /// Boots `disk` until `done(console)` holds, QEMU exits, or [`BOOT_TIMEOUT`] passes; notes
-/// when each of `markers` first showed.
+/// when each of `markers` first showed. A guest reboot ends QEMU (`-no-reboot`); the board's
+/// watchdog is there, as `release run` adds it.
 fn boot(disk: &Path, name: &str, markers: &[&str], done: impl Fn(&str) -> bool) -> Boot {
-    let _one = QEMU.lock().unwrap_or_else(|e| e.into_inner());
     let release = release();
-    let dir = disk.parent().unwrap();
-    let log = dir.join(format!("{name}.console.log"));
-    let _ = fs::remove_file(&log);
-    let qemu_bin = peer("qemu-system-aarch64", "qemu-system-arm");
-    let start = Instant::now();
-    let qemu = Command::new("timeout")
-        .arg((BOOT_TIMEOUT.as_secs() + 60).to_string())
-        .arg(qemu_bin)
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a57",
-            "-smp",
-            "2",
-            "-m",
-            "512M",
-        ])
-        .args(["-nodefaults", "-no-user-config", "-display", "none"])
-        .arg("-chardev")
-        .arg(format!("file,id=console,path={}", log.display()))
-        .args(["-serial", "chardev:console"])
-        .arg("-kernel")
-        .arg(&release.kernel)
-        .arg("-initrd")
-        .arg(&release.initrd)
-        .args([
-            "-append",
-            "console=ttyAMA0 nanolin.watchdog=/dev/watchdog0 panic=-1",
-        ])
-        .arg("-drive")
-        .arg(format!("if=none,format=raw,file={},id=d0", disk.display()))
-        .args(["-device", "virtio-blk-pci,drive=d0", "-no-reboot"])
-        // The board's watchdog, as `release run` adds it: a guest reset ends QEMU here.
-        .args(["-device", "i6300esb"])
-        // prime's network service sets up eth0 before the agent starts; nothing listens at
-        // 10.0.2.2:8080, so the agent's poll fails quickly and says so.
-        .args([
-            "-netdev",
-            "user,id=n0",
-            "-device",
-            "virtio-net-pci,netdev=n0",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut seen: Vec<(String, Duration)> = Vec::new();
-    let mut qemu = qemu;
-    let (console, exited) = loop {
-        let exited = qemu.try_wait().unwrap().is_some();
-        let console =
-            String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).replace('\r', "");
-        for marker in markers {
-            if console.contains(marker) && !seen.iter().any(|(m, _)| m == marker) {
-                seen.push((marker.to_string(), start.elapsed()));
-            }
-        }
-        if exited || done(&console) || start.elapsed() > BOOT_TIMEOUT {
-            break (console, exited);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    stop(qemu);
-    eprintln!(
-        "{name}: {:.1} s{}",
-        start.elapsed().as_secs_f64(),
-        if exited { ", QEMU exited (reboot)" } else { "" }
-    );
-    Boot {
-        console,
-        seen,
-        exited,
+    VirtBoot {
+        kernel: &release.kernel,
+        initrd: &release.initrd,
+        disk,
+        log: disk.parent().unwrap().join(format!("{name}.console.log")),
+        cmdline: "console=ttyAMA0 nanolin.watchdog=/dev/watchdog0 panic=-1".into(),
+        reboot: false,
+        watchdog: true,
+        timeout: BOOT_TIMEOUT,
     }
+    .run(name, markers, done)
 }
 
 /// The lines the agent printed name its repository: it got past finding the booted slot (or
@@ -350,7 +245,7 @@ fn stage1_picks_slot_a_counts_its_try_and_starts_our_init() {
     one.shows("stage1: data /dev/vda4 (ext4) on /data");
     one.shows(HELLO);
     assert!(!one.exited, "the board rebooted:\n{}", one.console);
-    let lines = one.stage1_lines();
+    let lines = stage1_lines(one);
     assert!(
         !lines
             .iter()

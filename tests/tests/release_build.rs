@@ -14,7 +14,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use common::{host_bin, peer, run_in, run_in_env, workspace};
+use common::qemu::boot_until;
+use common::{board, disk_bytes, find, host_bin, peer, run_in, run_in_env, workspace};
 use nanolin_host::board::{Board, Role};
 
 const EPOCH: &str = "1790000000";
@@ -22,6 +23,9 @@ const VERSION: &str = "r26.09-G21141320";
 
 /// One release build at a time: they share the package store.
 static BUILDS: Mutex<()> = Mutex::new(());
+
+/// Longest a boot may take to reach its markers (TCG on two shared cores).
+const BOOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(240);
 
 /// A folder kept across the tests of this run: the package store and the release key.
 fn shared() -> PathBuf {
@@ -82,18 +86,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn find(files: &[PathBuf], suffix: &str) -> PathBuf {
-    files
-        .iter()
-        .find(|f| f.to_string_lossy().ends_with(suffix))
-        .unwrap_or_else(|| panic!("no {suffix} in {files:?}"))
-        .clone()
-}
-
-fn board(name: &str) -> Board {
-    Board::find(&workspace().join("boards"), name).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// `sgdisk -v` finds no problem, and every partition is named and placed as the board says.
 fn check_table(disk: &Path, board: &Board) {
     let d = disk.parent().unwrap();
@@ -117,16 +109,6 @@ fn check_table(disk: &Path, board: &Board) {
         assert_eq!(fields[2], (p.end_sector() - 1).to_string(), "{row}");
         assert_eq!(fields.last().unwrap(), &p.role.as_str(), "{row}");
     }
-}
-
-/// The bytes of the disk at `offset`, `len` of them.
-fn disk_bytes(disk: &Path, offset: u64, len: usize) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = fs::File::open(disk).unwrap();
-    file.seek(SeekFrom::Start(offset)).unwrap();
-    let mut bytes = vec![0; len];
-    file.read_exact(&mut bytes).unwrap();
-    bytes
 }
 
 /// Root A holds the root file system, byte for byte, and unsquashfs reads it.
@@ -471,46 +453,6 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert!(files(&d.join("out")).is_empty());
 }
 
-/// Runs `command` (a QEMU boot writing its console to `log`) until `markers` are all on the
-/// console, or 240 s pass; returns the console.
-fn boot_until(
-    mut command: std::process::Command,
-    name: &str,
-    log: &Path,
-    markers: &[&str],
-) -> String {
-    use std::time::{Duration, Instant};
-    let mut qemu = command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let console = loop {
-        let console = String::from_utf8_lossy(&fs::read(log).unwrap_or_default()).replace('\r', "");
-        let done = markers.iter().all(|m| console.contains(m));
-        if done || start.elapsed() > Duration::from_secs(240) || qemu.try_wait().unwrap().is_some()
-        {
-            break console;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let _ = qemu.kill();
-    let _ = qemu.wait();
-    eprintln!(
-        "{name}: {:.1} s to the markers",
-        start.elapsed().as_secs_f64()
-    );
-    for marker in markers {
-        assert!(
-            console.contains(marker),
-            "{name}: no {marker:?} on the console:\n{console}"
-        );
-    }
-    console
-}
-
 #[test]
 fn uefi_board_release_boots_its_disk_and_its_iso_through_grub() {
     let dir = tempfile::tempdir().unwrap();
@@ -562,7 +504,7 @@ fn uefi_board_release_boots_its_disk_and_its_iso_through_grub() {
         "--log",
         log.to_str().unwrap(),
     ]);
-    boot_until(run, "disk", &log, &markers);
+    boot_until(run, "disk", &log, &markers, BOOT_TIMEOUT);
     let log = d.join("iso.console.log");
     let mut qemu = std::process::Command::new(peer("qemu-system-x86_64", "qemu-system-x86"));
     qemu.args([
@@ -585,7 +527,7 @@ fn uefi_board_release_boots_its_disk_and_its_iso_through_grub() {
         iso.to_str().unwrap(),
     ]);
     // From a CD there is no disk to take a root from (a live root is still to come).
-    boot_until(qemu, "iso", &log, &grub);
+    boot_until(qemu, "iso", &log, &grub, BOOT_TIMEOUT);
     // What `release run` starts: the board's machine and firmware, disk, network, watchdog.
     let printed = run_in(
         workspace().as_path(),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod qemu;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -209,4 +210,70 @@ pub fn pyspdxtools() -> Option<PathBuf> {
 #[allow(dead_code)]
 pub fn package_store() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-store")
+}
+
+/// The file of `files` whose name ends in `suffix`.
+pub fn find(files: &[PathBuf], suffix: &str) -> PathBuf {
+    files
+        .iter()
+        .find(|f| f.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} in {files:?}"))
+        .clone()
+}
+
+/// The board `name` of the workspace's `boards/`.
+pub fn board(name: &str) -> nanolin_host::board::Board {
+    nanolin_host::board::Board::find(&workspace().join("boards"), name)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The bytes of the disk at `offset`, `len` of them.
+pub fn disk_bytes(disk: &Path, offset: u64, len: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(disk).unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    let mut bytes = vec![0; len];
+    file.read_exact(&mut bytes).unwrap();
+    bytes
+}
+
+/// A copy of the `prime` distro in `dir`: `dir/prime.rcp` and its overlay `dir/prime/`, with
+/// the recipes path made relative to `dir` (distro files want it relative) and, when given,
+/// another repository for the agent to poll. Returns the distro file.
+pub fn prime_copy(dir: &Path, repository: Option<&str>) -> PathBuf {
+    let distros = workspace().join("distros");
+    let overlay = dir.join("prime");
+    if overlay.exists() {
+        std::fs::remove_dir_all(&overlay).unwrap();
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let copied = Command::new("cp")
+        .arg("-R")
+        .arg(distros.join("prime"))
+        .arg(&overlay)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -R distros/prime failed");
+    let dir_abs = std::fs::canonicalize(dir).unwrap();
+    let recipes = std::fs::canonicalize(workspace().join("recipes")).unwrap();
+    let shared = dir_abs
+        .ancestors()
+        .find(|a| recipes.starts_with(a))
+        .unwrap();
+    let up = dir_abs.strip_prefix(shared).unwrap().components().count();
+    let recipes = Path::new(&"../".repeat(up)).join(recipes.strip_prefix(shared).unwrap());
+    let text = std::fs::read_to_string(distros.join("prime.rcp")).unwrap();
+    let text: String = text
+        .lines()
+        .map(|line| match (line.split_once('='), repository) {
+            (Some(("recipes", _)), _) => format!("recipes={}", recipes.display()),
+            (Some(("overlay", _)), _) => "overlay=prime".into(),
+            (Some(("repository", _)), Some(url)) => format!("repository={url}"),
+            _ => line.to_string(),
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let file = dir.join("prime.rcp");
+    std::fs::write(&file, text).unwrap();
+    file
 }
