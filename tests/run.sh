@@ -22,10 +22,11 @@ failed=0
 
 # Runs a step; a step that runs cargo tests adds their counts, any other step counts as one.
 step() {
-  local name=$1
+  local name=$1 started=$SECONDS
   shift
   echo "== $name"
   if "$@" 2>&1 | tee "$log"; then
+    echo "== $((SECONDS - started)) s: $name"
     local counted
     counted=$(count_tests "$log")
     if [ -n "$counted" ]; then
@@ -35,7 +36,7 @@ step() {
       passed=$((passed + 1))
     fi
   else
-    echo "== FAILED: $name"
+    echo "== FAILED after $((SECONDS - started)) s: $name"
     local counted
     counted=$(count_tests "$log")
     if [ -n "$counted" ]; then
