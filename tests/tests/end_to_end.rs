@@ -3,13 +3,18 @@
 //! run`, and the board's own agent finding each new release on its channel (QEMU's user
 //! network shows the host as 10.0.2.2).
 //!
-//! 1. Release 1 boots from slot A; the health check commits it; the agent's status says A good.
+//! 1. Release 1 boots from slot A, its data file system grown to the partition; the health
+//!    check commits it; the agent's status says A good.
 //! 2. Release 2 is published: the board installs it into B, reboots into it, commits it.
-//! 3. Release 3's `health=required` service fails: the board installs and boots it, the health
-//!    check marks it bad, the board falls back to B by itself and never tries release 3 again.
+//!    Release 2 also switches the agent to `activate=kexec`: from then on the daemon starts
+//!    each update's own kernel with kexec instead of rebooting through the firmware.
+//! 3. Release 3's `health=required` service fails: the board installs it and kexecs into it,
+//!    the health check marks it bad, the board falls back to B by itself (a firmware reboot)
+//!    and never tries release 3 again.
 //! 4. The power is cut (QEMU killed) while release 4 is written: the board boots B again and
-//!    the next poll finishes release 4 from where it stopped, then boots and commits it.
-//! 5. (kexec: `kexec_boot.rs`.)
+//!    the next poll finishes release 4 from where it stopped, kexecs into it and commits it.
+//! 5. The daemon's kexec is steps 3 and 4; `activate --kexec` by hand, and a slot that fails
+//!    after the kexec, are `kexec_boot.rs`.
 //! 6. A bundle signed with another key, and a replayed older channel file, are refused.
 //!
 //! Every boot's console is kept in `target/tmp/end_to_end/` (`boot-N.log`); a step that does
@@ -30,6 +35,9 @@ const BOARD: &str = "qemu-aarch64-virt";
 
 /// Longest a step on the board may take (TCG on two shared cores; polls every 10 s).
 const STEP_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The kernel's last line before it jumps into the kernel the agent loaded.
+const KEXEC: &str = "kexec_core: Starting new kernel";
 
 /// Bytes of incompressible data release 4 carries, so that its install takes long enough to
 /// be cut.
@@ -324,6 +332,9 @@ fn releases_update_over_the_air_fall_back_and_resume() {
     }
     let mut board = Board::power_on(&host, &disk, 1);
     board.expect("stage1: slot A (tries left: A 2, B 3)");
+    // The flashed data file system is small; the first boot grows it to its partition.
+    let (grown, _) = board.expect("stage1: data grown from ");
+    eprintln!("{grown}");
     board.expect("hello from a Nanolin package");
     let (_, up) = board.expect("commit: slot A committed: 2 required services up");
     board.expect(&format!(
@@ -342,6 +353,11 @@ fn releases_update_over_the_air_fall_back_and_resume() {
         "run=\"/bin/sh -c 'echo release 2 arrived over the air'\"\nkind=oneshot\n",
     )
     .unwrap();
+    // From release 2 on, the agent activates an update with kexec (steps 3 and 4).
+    let rcp = host.dir.join("distros/prime.rcp");
+    let mut text = fs::read_to_string(&rcp).unwrap();
+    text.push_str("activate=kexec\n");
+    fs::write(&rcp, text).unwrap();
     let r2 = host.release(2);
     let replay = save_channel(&host);
     let (_, polled) = board.expect(&format!("agent: nanolin-agent: installing {}", r2.version));
@@ -370,7 +386,12 @@ fn releases_update_over_the_air_fall_back_and_resume() {
     .unwrap();
     let r3 = host.release(3);
     board.expect(&format!("installed {} into slot A", r3.version));
-    board.expect("stage1: slot A (tries left: A 2, B 3)");
+    let (_, kexec) = board.expect(KEXEC);
+    let (_, in_a) = board.expect("stage1: slot A (tries left: A 2, B 3)");
+    eprintln!(
+        "daemon's kexec to stage1 in slot A: {:.1} s",
+        seconds(in_a - kexec)
+    );
     board.expect(&format!(
         "release {} in slot A failed its health check (app failed: exit status 1): marked bad, \
          never tried again; the board falls back to slot B",
@@ -421,6 +442,7 @@ fn releases_update_over_the_air_fall_back_and_resume() {
         "nothing was kept from the cut install: {resumed}"
     );
     eprintln!("resumed: {resumed}");
+    board.expect(KEXEC);
     board.expect("stage1: slot A (tries left: A 2, B 3)");
     board.expect(&format!("release {} confirmed", r4.version));
 

@@ -12,6 +12,7 @@
 #![no_std]
 #![no_main]
 
+mod grow;
 mod say;
 mod sys;
 
@@ -367,6 +368,7 @@ fn mount_data(conf: &BootConf) {
         );
         return;
     }
+    grow::grow_to_device(device, NEWROOT_DATA);
     let bound = sys::mkdir(NEWROOT_DATA_STATE)
         .and_then(|()| sys::mkdir_all(NEWROOT_STATE))
         .and_then(|()| mount_bind(NEWROOT_DATA_STATE, NEWROOT_STATE));
