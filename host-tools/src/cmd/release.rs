@@ -75,7 +75,7 @@ pub const MODULE_ORDER: &str = "etc/nanolin/modules";
 /// whole partition at the first boot (EXT4_IOC_RESIZE_FS, online), so a flash writes 32 MiB
 /// of it rather than the partition. mke2fs reserves descriptor room for a growth of 1024
 /// times; beyond 32 GiB the kernel converts the file system to meta_bg as it grows it.
-pub const DATA_IMAGE_MAX: u64 = 32 << 20;
+const DATA_IMAGE_MAX: u64 = 32 << 20;
 
 /// Where the root file system keeps stage1 (package nanolin-init), the initramfs' `/init`:
 /// it picks the slot (on `native` boards), mounts the root and hands over to `/sbin/init`.
@@ -783,9 +783,7 @@ impl Job<'_> {
             .collect();
         let gpt = Gpt::new(board.disk_size, self.base, partitions)?;
 
-        // The data file system is made small and grown to its partition by stage1 at the
-        // first boot: a flash writes every block of it (see `Mapping`), so a full-size one
-        // would cost a flash the whole partition.
+        // Small: stage1 grows it (see DATA_IMAGE_MAX).
         let data_size = board
             .layout
             .partition(Role::Data)

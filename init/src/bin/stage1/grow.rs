@@ -46,10 +46,10 @@ pub fn grow_to_device(device: &str, mount_point: &str) {
         }?;
         let after = rustix::fs::fstatfs(&dir)?;
         let mib = |blocks| wide(blocks).saturating_mul(block) / MIB;
-        Ok((mib(before.f_blocks), mib(after.f_blocks), bytes / MIB))
+        Ok((mib(before.f_blocks), mib(after.f_blocks)))
     });
     match sizes {
-        Ok((before, after, _)) if after > before => {
+        Ok((before, after)) if after > before => {
             say!("data grown from {before} MiB to {after} MiB: it fills {device}")
         }
         Ok(_) => {}
