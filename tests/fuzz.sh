@@ -25,11 +25,11 @@ seconds=${1:-20}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fuzz_dir=$root/fuzz
-targets=(public_key secret_key signature base64 keyvalue service_file uboot_env grub_env boot_record bundle agent_files recipe board cargo_lock distro repo_index stage1 device_tree)
+targets=(public_key secret_key signature base64 keyvalue service_file uboot_env grub_env boot_record bundle agent_files recipe board cargo_lock distro repo_index stage1 disk_ranges device_tree)
 
 # Longest input per target: past the longest comment a file may hold (1023 bytes untrusted,
 # 8191 trusted), so the length limits are reached.
-declare -A max_len=([bundle]=4096 [agent_files]=4096 [public_key]=2048 [secret_key]=2048 [signature]=10240 [base64]=512 [keyvalue]=4096 [service_file]=4096 [uboot_env]=1024 [grub_env]=2048 [boot_record]=1100 [recipe]=4096 [board]=4096 [cargo_lock]=4096 [distro]=4096 [repo_index]=4096 [stage1]=4096 [device_tree]=16384)
+declare -A max_len=([bundle]=4096 [agent_files]=4096 [public_key]=2048 [secret_key]=2048 [signature]=10240 [base64]=512 [keyvalue]=4096 [service_file]=4096 [uboot_env]=1024 [grub_env]=2048 [boot_record]=1100 [recipe]=4096 [board]=4096 [cargo_lock]=4096 [distro]=4096 [repo_index]=4096 [stage1]=4096 [disk_ranges]=8192 [device_tree]=16384)
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nanolin_core::boot_state::{BootSlot, MAX_TRIES};
+use nanolin_core::medium::{LIVE_ARG, LIVE_SLOT};
 
 use crate::error::AgentError;
 use crate::health::{DEFAULT_CONTROL_SOCKET, DEFAULT_HEALTH_DEADLINE, DEFAULT_SERVICES_DIR};
@@ -379,6 +380,32 @@ impl AgentConfig {
 /// Where the initramfs (stage1) says which slot it booted: `A` or `B` and a newline.
 pub const SLOT_FILE: &str = "/run/nanolin/slot";
 
+/// What the agent says when asked for the booted slot of a live system.
+pub const LIVE_NO_SLOT: &str = "this is a live system (booted from the release's ISO): no slot \
+is booted and nothing is updated; install it to a disk first (the ISO's install entry)";
+
+/// Whether the board runs a live system (booted from the release's ISO, its root from the
+/// medium, no slot): never when the configuration pins `booted=`; else when the kernel command
+/// line `cmdline` names the live medium (`nanolin.live=`) or the initramfs wrote `live` in
+/// [`SLOT_FILE`] (read only when needed).
+pub fn is_live_with(
+    config: &AgentConfig,
+    cmdline: &str,
+    slot_file: impl FnOnce() -> Option<String>,
+) -> bool {
+    if config.booted.is_some() {
+        return false;
+    }
+    cmdline.split_whitespace().any(|w| w.starts_with(LIVE_ARG))
+        || slot_file().is_some_and(|text| text.trim() == LIVE_SLOT)
+}
+
+/// [`is_live_with`] for this board: its `/proc/cmdline` and [`SLOT_FILE`].
+pub fn is_live(config: &AgentConfig) -> bool {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    is_live_with(config, &cmdline, || std::fs::read_to_string(SLOT_FILE).ok())
+}
+
 /// The booted slot: `booted=` in the configuration, else `nanolin.slot=` (or RAUC's
 /// `rauc.slot=`) on the kernel command line `cmdline`, else what the initramfs wrote in
 /// [`SLOT_FILE`] (read only when needed).
@@ -407,6 +434,7 @@ pub fn booted_slot_with(
         return Ok(slot);
     }
     match slot_file() {
+        Some(text) if text.trim() == LIVE_SLOT => Err(AgentError::Config(LIVE_NO_SLOT.into())),
         Some(text) => BootSlot::from_name(text.trim()).ok_or_else(|| {
             AgentError::Config(format!(
                 "{SLOT_FILE} says {:?}, not A or B: the initramfs wrote it wrong; set booted= in agent.conf meanwhile",

@@ -83,3 +83,35 @@ fn activate_is_reboot_unless_kexec_is_asked() {
         "{e}"
     );
 }
+
+#[test]
+fn a_live_system_is_told_by_its_command_line_or_the_slot_file() {
+    let plain = config("");
+    let live_file = || Some(String::from("live\n"));
+    assert!(is_live_with(
+        &plain,
+        "console=ttyS0 nanolin.live=NANOLIN_PRIME",
+        no_file
+    ));
+    assert!(is_live_with(&plain, "console=ttyS0", live_file));
+    assert!(!is_live_with(
+        &plain,
+        "console=ttyS0 nanolin.slot=A",
+        no_file
+    ));
+    assert!(!is_live_with(&plain, "", || Some(String::from("A\n"))));
+    // booted= pins a slot: never live.
+    assert!(!is_live_with(
+        &config("booted=B\n"),
+        "nanolin.live=X",
+        live_file
+    ));
+    // Asked for its slot, a live system says it has none, and what to do.
+    let e = booted_slot_with(&plain, "console=ttyS0", live_file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("live system") && e.contains("install it to a disk"),
+        "{e}"
+    );
+}

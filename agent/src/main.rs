@@ -8,7 +8,7 @@ use nanolin_agent::check::check_file;
 use nanolin_agent::commands::{
     self, booted, install_from, jitter, mark, now, poll, CommitOutcome, PollOutcome,
 };
-use nanolin_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
+use nanolin_agent::config::{is_live, AgentConfig, DEFAULT_CONFIG_PATH};
 use nanolin_agent::error::AgentError;
 use nanolin_agent::health::{
     health_file, note_verdict, query_init, required_services, wait_for_verdict, wait_healthy,
@@ -46,6 +46,9 @@ CONFIG defaults to $NANOLIN_AGENT_CONFIG, else /etc/nanolin/agent.conf (key=valu
   poll_interval poll_jitter tries state_dir booted ca_file reboot_command timeout
   activate=reboot|kexec
   health_deadline services_dir control_socket
+
+On a live system (booted from the release's ISO: no slot) status says live, commit has
+nothing to do, daemon idles, and the commands that need a slot refuse.
 
 Exit codes: 0 success, 1 no (update refused, nothing to update, verification failed),
 2 usage error, 3 system failure.";
@@ -188,6 +191,12 @@ fn commit_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError>
         ["--no-reboot"] => false,
         _ => return Err(AgentError::Usage("commit takes only --no-reboot".into())),
     };
+    if is_live(config) {
+        println!(
+            "nothing to commit on a live system: no slot is booted (install it to a disk first)"
+        );
+        return Ok(());
+    }
     // The wait needs no lock: the daemon polls meanwhile, and holds off installing because
     // the booted slot is not yet confirmed.
     let required = required_services(&config.services_dir)?;
@@ -276,6 +285,16 @@ fn poll_command(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
 }
 
 fn daemon(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
+    if is_live(config) {
+        // Said once; then idle: init restarts a daemon that exits.
+        say!(
+            "nanolin-agent: a live system installs no updates: install it to a disk first (the \
+             ISO's install entry); idling"
+        );
+        loop {
+            std::thread::park();
+        }
+    }
     // This boot's health check first: an install and its reboot must not cut it short.
     let verdict = health_file(&config.control_socket);
     if !config.health_deadline.is_zero() && !wait_for_verdict(&verdict, config.health_deadline) {
@@ -330,6 +349,21 @@ fn status(config: &AgentConfig, args: &[&str]) -> Result<(), AgentError> {
         ["--json"] => true,
         _ => return Err(AgentError::Usage("status takes only --json".into())),
     };
+    if is_live(config) {
+        if json {
+            println!(
+                "{{\"board\":{},\"booted\":\"live\",\"live\":true}}",
+                json_string(&config.compatible)
+            );
+        } else {
+            println!("board:      {}", config.compatible);
+            println!(
+                "booted:     live (the root image of the release's ISO; no slot, no updates: \
+                 install it to a disk first)"
+            );
+        }
+        return Ok(());
+    }
     let disk = RealDisk;
     let booted = booted(config).ok();
     let state = open_store(config, &disk).load()?;

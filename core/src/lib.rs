@@ -13,8 +13,12 @@
 //! - [`grub_env`]: GRUB's environment block, as `grub-editenv` reads and writes it;
 //! - [`boot_record`]: the native two-copy boot state record, where `init` picks the slot;
 //! - [`crc32`]: the CRC-32 it is checked with;
+//! - [`disk_ranges`]: the installer's map of a release's disk image on the hybrid ISO: which
+//!   blocks to write, from which file of the medium, with which SHA-256;
 //! - [`verifier`]: a streaming Ed25519 verifier, fed a file of any size in pieces, in constant
 //!   memory;
+//! - [`medium`]: the live medium (the hybrid ISO): its paths, its kernel command line words,
+//!   its ISO 9660 volume id;
 //! - [`version`]: release versions `rYY.MM-GDDHHMMSS`, the anti-rollback counter;
 //! - [`limits`]: every size bound, as a named constant.
 //!
@@ -43,10 +47,12 @@ pub mod boot_record;
 pub mod boot_state;
 pub mod bundle;
 pub mod crc32;
+pub mod disk_ranges;
 pub mod grub_env;
 pub mod key;
 pub mod keyvalue;
 pub mod limits;
+pub mod medium;
 pub mod signature;
 pub mod uboot_env;
 pub mod verifier;

@@ -96,3 +96,10 @@ pub const GRUB_ENV_LEN: usize = 1024;
 /// Bytes of one copy of the native boot record: one disk sector, which a block device writes
 /// whole.
 pub const BOOT_RECORD_COPY_LEN: usize = 512;
+
+/// Largest installer ranges file (`nanolin/disk.ranges`): the installer reads it whole into a
+/// buffer of this size. About 600 ranges; a release's disk has a few dozen.
+pub const DISK_RANGES_MAX_LEN: usize = 64 * 1024;
+
+/// Longest file path in a ranges file (relative to the medium's root).
+pub const DISK_RANGES_PATH_MAX_LEN: usize = 128;

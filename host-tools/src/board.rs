@@ -45,16 +45,19 @@
 //! | `uboot_config` | optional | the U-Boot build of that package the board runs, its folder under `/usr/lib/u-boot` (`rpi_arm64`): its default environment is what the release's environment starts from. Needed when the package holds more than one build; uboot only |
 //! | `uboot_files` | optional | files of that U-Boot build copied onto the boot partition's root, for a ROM or firmware that loads U-Boot from a file (`u-boot.bin`, named in the Pi's `config.txt`); uboot only, with a FAT boot partition |
 //! | `uboot_raw` | optional | files of that U-Boot build written raw on the disk, `FILE:OFFSET` separated by blanks (`MLO:128K u-boot.img:384K`), where a ROM or SPL reads them from raw sectors: between the primary GPT (17K) and the first partition, on 512-byte sectors, clear of each other and of a raw boot state (checked with the files' sizes when the release is built); uboot only |
+//! | `uboot_partitions` | optional | GPT partitions holding files of that U-Boot build, for a ROM that finds its SPL by the partition's type and an SPL that loads U-Boot from a partition number: `NAME:FILE:OFFSET:SIZE:TYPE` separated by blanks (`spl:u-boot-spl.bin.normal.out:2M:2M:2E54B353-1271-4842-806F-E436D6AF6985`): the partition's name, the file, its place and size in bytes (on 1M, whole 4K blocks) and its type GUID. They come first in the GPT, in this order (partition 1, 2, …), between the primary GPT and the first partition of `partitions`, clear of each other, of `uboot_raw` and of a raw boot state; the boot partition then carries the legacy BIOS bootable attribute, which U-Boot's boot scan needs to look past partition 1; uboot only |
 //! | `firmware_package` | optional | a Debian package holding the firmware the SoC's ROM loads before U-Boot (`raspi-firmware`); uboot only, with `firmware_files` |
 //! | `firmware_files` | with `firmware_package` | files of that package, paths inside it (`usr/lib/raspi-firmware/start4.elf`), copied onto the boot partition's root under their last name |
 //! | `firmware_config` | optional | the Raspberry Pi firmware's `config.txt`, one `name=value` setting per word (`arm_64bit=1 enable_uart=1 kernel=u-boot.bin`), written onto the boot partition's root; only with `firmware_package` |
 //! | `grub_package` | grub: required | the Debian package providing GRUB (`grub-efi-amd64-bin`) |
 //! | `efi` | optional | `yes`: the boot partition is an EFI System Partition and the firmware is UEFI; required with `grub`, refused otherwise (default `no`) |
+//! | `boot_partition_type` | optional | the GPT type of the boot partition, for firmware that looks for it by type: `esp` (EFI System Partition; the default, and the only type, with `efi=yes`), `basic-data` (Microsoft basic data) or `linux` (generic Linux data; the default otherwise) |
 //! | `bootstate_partition` | required | where the boot state lives: `boot` (the boot partition) or `disk` (raw, between the primary GPT and the first partition) |
 //! | `bootstate_offset` | raw: required | the state's offset in bytes from the start of that partition or disk; a multiple of 512 |
 //! | `bootstate_file` | file: required | or: a file in the boot partition's FAT file system (`uboot.env`, `EFI/nanolin/grubenv`); uboot and grub only |
 //! | `bootstate_size` | see below | bytes of one copy: `uboot`: required, U-Boot's `CONFIG_ENV_SIZE`; `grub`: 1K (the default); `native`: 1K, both 512-byte copies of the record (the default) |
 //! | `bootstate_redundant` | optional | `yes`: U-Boot's redundant environment, a second copy right after the first (raw only); `no` (the default). uboot only |
+//! | `bootstate_import` | optional | `yes`: U-Boot keeps its own environment elsewhere (SPI flash) and never reads `bootstate_file`: the boot script loads the slot variables from that file (`env import -c`), takes the try and writes them back (`env export -c`, `fatwrite`); the file holds only those variables, in U-Boot's environment format (`fw_printenv` and the agent read it), one copy of `bootstate_size`. `no` (the default): U-Boot's own environment is the state. uboot with `bootstate_file` only |
 //! | `disk_size` | required | the smallest medium the board is used with, in bytes (a "4 GB" SD card holds about 3.7 GiB: write `3584M`) |
 //! | `partitions` | required | the partitions in disk order, `ROLE:SIZE` separated by blanks; the roles `boot`, `root_a`, `root_b` and `data` exactly once each; `root_a` and `root_b` of one size |
 //! | `partition_align` | optional | every partition starts on a multiple of this (a power of two from 512; default 1M) |
@@ -98,6 +101,7 @@ use nanolin_core::boot_record::REGION_LEN as NATIVE_STATE_LEN;
 use nanolin_core::keyvalue::{ExpandError, Item, Parser, Position, SyntaxErrorKind};
 use nanolin_core::limits::{COMPATIBLE_MAX_LEN, GRUB_ENV_LEN};
 
+use crate::disk::Guid;
 pub use crate::recipe::Place;
 
 /// Longest board file, in bytes.
@@ -135,7 +139,7 @@ pub const UBOOT_ENV_MAX_LEN: u64 = 1024 * 1024;
 pub const UBOOT_ENV_MIN_LEN: u64 = 256;
 
 /// Every key of a board file.
-pub const BOARD_KEYS: [&str; 34] = [
+pub const BOARD_KEYS: [&str; 37] = [
     "name",
     "compatible",
     "description",
@@ -170,6 +174,9 @@ pub const BOARD_KEYS: [&str; 34] = [
     "firmware_package",
     "firmware_files",
     "firmware_config",
+    "uboot_partitions",
+    "bootstate_import",
+    "boot_partition_type",
 ];
 
 /// The CPU architectures Nanolin builds boards for.
@@ -253,6 +260,43 @@ impl Bootloader {
 }
 
 impl fmt::Display for Bootloader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The GPT type of the boot partition (`boot_partition_type`): what the board's firmware
+/// looks for it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootPartitionType {
+    /// Generic Linux data (`linux`): U-Boot reads FAT on a partition of any type.
+    Linux,
+    /// EFI System Partition (`esp`): what UEFI firmware boots from.
+    Esp,
+    /// Microsoft basic data (`basic-data`): with the EFI System Partition, what the Raspberry
+    /// Pi 4's EEPROM bootloader looks for FAT in on a GPT disk.
+    BasicData,
+}
+
+impl BootPartitionType {
+    /// Every type, in the order the board file's rule names them.
+    pub const ALL: [BootPartitionType; 3] = [
+        BootPartitionType::Esp,
+        BootPartitionType::BasicData,
+        BootPartitionType::Linux,
+    ];
+
+    /// The name in a board file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootPartitionType::Linux => "linux",
+            BootPartitionType::Esp => "esp",
+            BootPartitionType::BasicData => "basic-data",
+        }
+    }
+}
+
+impl fmt::Display for BootPartitionType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -465,6 +509,9 @@ pub struct BootState {
     pub size: u64,
     /// U-Boot's redundant environment: a second copy right after the first.
     pub redundant: bool,
+    /// `bootstate_import`: U-Boot keeps its own environment elsewhere, and the boot script
+    /// imports the slot variables from the file and writes them back (a file location only).
+    pub import: bool,
 }
 
 impl BootState {
@@ -523,6 +570,8 @@ pub struct Board {
     pub bootloader_package: Option<String>,
     /// The boot partition is an EFI System Partition and the firmware UEFI.
     pub efi: bool,
+    /// The GPT type of the boot partition.
+    pub boot_partition_type: BootPartitionType,
     /// Where the boot state is kept.
     pub boot_state: BootState,
     /// Bytes of the smallest medium.
@@ -556,6 +605,8 @@ pub struct Loader {
     pub uboot_files: Vec<String>,
     /// Files of the U-Boot build written raw, at byte offsets from the disk's start.
     pub uboot_raw: Vec<(String, u64)>,
+    /// GPT partitions holding files of the U-Boot build, first in the table, in this order.
+    pub uboot_partitions: Vec<UbootPartition>,
     /// The Debian package with the SoC's firmware.
     pub firmware_package: Option<String>,
     /// Files of that package (paths inside it) copied onto the boot partition's root.
@@ -568,6 +619,34 @@ impl Loader {
     /// Whether the board has nothing of its own to load first.
     pub fn is_empty(&self) -> bool {
         *self == Loader::default()
+    }
+}
+
+/// A GPT partition holding a file of the board's U-Boot build (`uboot_partitions`): where a
+/// ROM finds the SPL by the partition's type, or an SPL loads U-Boot from a partition number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UbootPartition {
+    /// The partition's name in the GPT (`spl`, `uboot`).
+    pub name: String,
+    /// The file of the U-Boot build it holds, relative to its folder under `/usr/lib/u-boot`.
+    pub file: String,
+    /// Its first sector (512 bytes), on a 1 MiB boundary.
+    pub start_sector: u64,
+    /// Its length in sectors, whole 4 KiB blocks.
+    pub size_sectors: u64,
+    /// Its GPT type.
+    pub type_guid: Guid,
+}
+
+impl UbootPartition {
+    /// Its offset in bytes from the disk's start.
+    pub fn start_bytes(&self) -> u64 {
+        self.start_sector.saturating_mul(SECTOR_SIZE)
+    }
+
+    /// Its length in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_sectors.saturating_mul(SECTOR_SIZE)
     }
 }
 
@@ -1296,6 +1375,7 @@ impl Board {
         let (target, arch, qemu_user) = programs(&e)?;
         let (kernel, kernel_cmdline, console, dtb) = kernel(&e)?;
         let (bootloader, bootloader_package, efi) = bootloader(&e)?;
+        let boot_partition_type = boot_partition_type(&e, efi)?;
         let (disk_size, layout) = layout(&e)?;
         let boot_state = boot_state(&e, bootloader, &layout)?;
         let (qemu, watchdog) = qemu(&e, arch, &target)?;
@@ -1335,6 +1415,7 @@ impl Board {
             bootloader,
             bootloader_package,
             efi,
+            boot_partition_type,
             boot_state,
             disk_size,
             layout,
@@ -1357,6 +1438,22 @@ impl Board {
             ""
         };
         format!("{}{separator}{index}", self.disk_device)
+    }
+
+    /// The number (from 1) of the partition of `role` in the board's GPT: after the
+    /// `uboot_partitions`, which come first. 0 for a role the layout lacks (none does).
+    pub fn partition_number(&self, role: Role) -> usize {
+        self.layout
+            .partitions
+            .iter()
+            .position(|p| p.role == role)
+            .map_or(0, |i| self.loader.uboot_partitions.len() + i + 1)
+    }
+
+    /// The device of the partition of `role` as the board's kernel names it
+    /// ([`Board::partition_number`] on `disk_device`: `/dev/vda2`, `/dev/mmcblk0p4`).
+    pub fn role_device(&self, role: Role) -> String {
+        self.partition_device(self.partition_number(role))
     }
 
     /// Whether QEMU emulates this board.
@@ -1617,6 +1714,46 @@ fn bootloader(e: &Entries) -> Result<(Bootloader, Option<String>, bool), BoardEr
     Ok((bootloader, bootloader_package, efi))
 }
 
+/// `boot_partition_type`: `esp` with `efi=yes` (the default there), else any (default
+/// `linux`).
+fn boot_partition_type(e: &Entries, efi: bool) -> Result<BootPartitionType, BoardError> {
+    let default = if efi {
+        BootPartitionType::Esp
+    } else {
+        BootPartitionType::Linux
+    };
+    let Some((value, at)) = e.optional("boot_partition_type") else {
+        return Ok(default);
+    };
+    let names: Vec<&str> = BootPartitionType::ALL.iter().map(|t| t.as_str()).collect();
+    let Some(kind) = BootPartitionType::ALL
+        .into_iter()
+        .find(|t| t.as_str() == value)
+    else {
+        return Err(e.invalid(
+            at,
+            "boot_partition_type",
+            value,
+            with_suggestion(
+                "the boot partition's GPT type is esp (EFI System Partition), basic-data \
+                 (Microsoft basic data) or linux (generic Linux data)",
+                value,
+                &names,
+            ),
+        ));
+    };
+    if efi && kind != BootPartitionType::Esp {
+        return Err(e.invalid(
+            at,
+            "boot_partition_type",
+            value,
+            "UEFI firmware boots from an EFI System Partition, and this board has efi=yes: \
+             write esp, or leave it out",
+        ));
+    }
+    Ok(kind)
+}
+
 /// `disk_size` and the layout of `partitions`, `partition_align` and
 /// `first_partition_offset`.
 fn layout(e: &Entries) -> Result<(u64, Layout), BoardError> {
@@ -1813,9 +1950,10 @@ fn loader(
     boot_state: &BootState,
     layout: &Layout,
 ) -> Result<Loader, BoardError> {
-    const KEYS: [&str; 5] = [
+    const KEYS: [&str; 6] = [
         "uboot_files",
         "uboot_raw",
+        "uboot_partitions",
         "firmware_package",
         "firmware_files",
         "firmware_config",
@@ -1862,6 +2000,7 @@ fn loader(
         }
         _ => None,
     };
+    loader.uboot_partitions = uboot_partitions(e, state, first)?;
     for (entry, at) in words("uboot_raw") {
         let bad = |rule: String| e.invalid(at, "uboot_raw", &entry, rule);
         let Some((file, offset_text)) = entry.rsplit_once(':') else {
@@ -1894,6 +2033,17 @@ fn loader(
             return Err(bad(
                 "another raw file starts there: give each its own offset".into(),
             ));
+        }
+        if let Some(p) = loader
+            .uboot_partitions
+            .iter()
+            .find(|p| (p.start_bytes()..p.start_bytes() + p.size_bytes()).contains(&offset))
+        {
+            return Err(bad(format!(
+                "it starts inside the {} partition of uboot_partitions: a file there is that \
+                 partition's content; move one of them",
+                p.name
+            )));
         }
         loader.uboot_raw.push((file.to_string(), offset));
     }
@@ -1965,6 +2115,116 @@ fn loader(
     }
     loader.firmware_package = package;
     Ok(loader)
+}
+
+/// `uboot_partitions`: `NAME:FILE:OFFSET:SIZE:TYPE` entries, in disk order, between the
+/// primary GPT and `first` (the first partition of `partitions`, in bytes), clear of the raw
+/// boot state `state` (its byte range).
+fn uboot_partitions(
+    e: &Entries,
+    state: Option<(u64, u64)>,
+    first: u64,
+) -> Result<Vec<UbootPartition>, BoardError> {
+    use crate::disk::gpt::{ALIGNMENT_SECTORS, NAME_UNITS, SIZE_GRANULE_SECTORS};
+    let Some((value, _)) = e.optional("uboot_partitions") else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<UbootPartition> = Vec::new();
+    for entry in value.split_whitespace() {
+        let at = e.entry_position("uboot_partitions", entry);
+        let bad = |rule: String| e.invalid(at, "uboot_partitions", entry, rule);
+        let fields: Vec<&str> = entry.split(':').collect();
+        let [name, file, offset_text, size_text_, type_text] = fields[..] else {
+            return Err(bad(
+                "a U-Boot partition is NAME:FILE:OFFSET:SIZE:TYPE, such as \
+                 spl:u-boot-spl.bin.normal.out:2M:2M:2E54B353-1271-4842-806F-E436D6AF6985 \
+                 (its GPT name, the file of the U-Boot build it holds, its place and size in \
+                 bytes, its GPT type)"
+                    .into(),
+            ));
+        };
+        let name_ok = name.len() <= NAME_UNITS
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-".contains(&c));
+        if !name_ok {
+            return Err(bad(format!(
+                "NAME is the partition's GPT name: lowercase letters, digits, `-` and `_`, at \
+                 most {NAME_UNITS}, such as spl"
+            )));
+        }
+        if Role::parse(name).is_some() || out.iter().any(|p| p.name == name) {
+            return Err(bad(format!(
+                "another partition is named {name}: GPT names are unique here (the partitions \
+                 of partitions= are named after their roles); rename it"
+            )));
+        }
+        if !is_relative_path(file) {
+            return Err(bad(
+                "FILE is a file of the U-Boot build, relative to its folder under \
+                 /usr/lib/u-boot, such as u-boot.itb"
+                    .into(),
+            ));
+        }
+        let offset = parse_size(offset_text).ok_or_else(|| bad(SIZE_RULE.to_string()))?;
+        let size = parse_size(size_text_).ok_or_else(|| bad(SIZE_RULE.to_string()))?;
+        let align = ALIGNMENT_SECTORS * SECTOR_SIZE;
+        let granule = SIZE_GRANULE_SECTORS * SECTOR_SIZE;
+        if offset == 0 || offset % align != 0 || size == 0 || size % granule != 0 {
+            return Err(bad(
+                "a partition starts on a 1 MiB boundary after the primary GPT and is whole 4 \
+                 KiB blocks, such as 2M:2M"
+                    .into(),
+            ));
+        }
+        let end = offset.saturating_add(size);
+        if end > first {
+            return Err(bad(format!(
+                "it ends at {}, past the first partition of partitions= ({}): move or shrink \
+                 it, or raise first_partition_offset",
+                size_text(end),
+                size_text(first)
+            )));
+        }
+        if let Some(before) = out
+            .last()
+            .filter(|p| offset < p.start_bytes() + p.size_bytes())
+        {
+            return Err(bad(format!(
+                "it starts before the end of {} ({}): list the U-Boot partitions in disk \
+                 order, clear of each other",
+                before.name,
+                size_text(before.start_bytes() + before.size_bytes())
+            )));
+        }
+        if let Some((start, stop)) = state.filter(|(s, t)| offset < *t && *s < end) {
+            return Err(bad(format!(
+                "it overlaps the raw boot state ({start:#x} to {stop:#x}): move one of them"
+            )));
+        }
+        let type_guid = Guid::parse(type_text)
+            .ok()
+            .filter(|g| *g != Guid::NIL)
+            .ok_or_else(|| {
+                bad(
+                    "TYPE is the partition's GPT type GUID, 8-4-4-4-12 hex digits, not all \
+                     zero, such as 2E54B353-1271-4842-806F-E436D6AF6985"
+                        .into(),
+                )
+            })?;
+        out.push(UbootPartition {
+            name: name.to_string(),
+            file: file.to_string(),
+            start_sector: offset / SECTOR_SIZE,
+            size_sectors: size / SECTOR_SIZE,
+            type_guid,
+        });
+    }
+    Ok(out)
 }
 
 /// Longest Debian suite name (`bookworm-backports` is 18).
@@ -2295,10 +2555,36 @@ fn boot_state(
             }
         }
     };
+    let import = match e.optional("bootstate_import") {
+        None => false,
+        Some((value, at)) => {
+            if bootloader != Bootloader::Uboot {
+                return Err(BoardError::NotApplicable {
+                    at: e.at(at),
+                    key: "bootstate_import",
+                    reason: "the boot script imports U-Boot environment variables, and this \
+                             board has no U-Boot: remove it",
+                });
+            }
+            let import = parse_yes_no(value)
+                .ok_or_else(|| e.invalid(at, "bootstate_import", value, "it is yes or no"))?;
+            if import && !matches!(location, StateLocation::File { .. }) {
+                return Err(BoardError::NotApplicable {
+                    at: e.at(at),
+                    key: "bootstate_import",
+                    reason: "the boot script imports the slot variables from a file on the \
+                             boot partition: give bootstate_file=… (such as uboot.env) instead \
+                             of bootstate_offset, or write bootstate_import=no",
+                });
+            }
+            import
+        }
+    };
     Ok(BootState {
         location,
         size,
         redundant,
+        import,
     })
 }
 

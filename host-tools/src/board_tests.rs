@@ -129,6 +129,7 @@ fn full_board_reads_every_key() {
             location: StateLocation::Disk { offset: 0x260000 },
             size: 128 * 1024,
             redundant: true,
+            import: false,
         }
     );
     assert_eq!(
@@ -186,6 +187,7 @@ fn minimal_board_takes_the_defaults() {
             },
             size: 1024,
             redundant: false,
+            import: false,
         }
     );
     assert_eq!(b.boot_state.disk_range(&b.layout), Some((1 << 20, 1024)));
@@ -1124,4 +1126,261 @@ fn boards_whose_rom_loads_a_bootloader_name_it() {
             ("u-boot.img".to_string(), 384 * 1024)
         ]
     );
+}
+
+/// [`FULL`] with its boot state in the file `uboot.env` of the boot partition and the first
+/// partition at 8 MiB: room for U-Boot partitions at 2 and 4 MiB.
+fn with_file_state() -> String {
+    let text = with_line(FULL, "bootstate_partition=", "bootstate_partition=boot");
+    let text = with_line(&text, "bootstate_offset=", "bootstate_file=uboot.env");
+    let text = with_line(&text, "bootstate_redundant=", "");
+    with_line(
+        &text,
+        "first_partition_offset=",
+        "first_partition_offset=8M",
+    )
+}
+
+const SPL: &str = "spl:u-boot-spl.bin.normal.out:2M:2M:2E54B353-1271-4842-806F-E436D6AF6985";
+const FIT: &str = "uboot:u-boot.itb:4M:4M:BC13C2FF-59E6-4262-A352-B275FD6F7172";
+
+#[test]
+fn uboot_partitions_come_first_in_the_gpt_and_number_the_others_after_them() {
+    let b = parse_ok(&format!(
+        "{}uboot_partitions=\"{SPL}\n    {FIT}\"\n",
+        with_file_state()
+    ));
+    let got: Vec<(&str, &str, u64, u64, String)> = b
+        .loader
+        .uboot_partitions
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.file.as_str(),
+                p.start_sector,
+                p.size_sectors,
+                p.type_guid.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "spl",
+                "u-boot-spl.bin.normal.out",
+                4096,
+                4096,
+                "2e54b353-1271-4842-806f-e436d6af6985".to_string()
+            ),
+            (
+                "uboot",
+                "u-boot.itb",
+                8192,
+                8192,
+                "bc13c2ff-59e6-4262-a352-b275fd6f7172".to_string()
+            ),
+        ]
+    );
+    assert_eq!(b.layout.partitions[0].start_sector, 8 * MIB);
+    assert_eq!(b.partition_number(Role::Boot), 3);
+    assert_eq!(b.partition_number(Role::Data), 6);
+    assert_eq!(b.role_device(Role::RootA), "/dev/mmcblk0p4");
+    // Without them, the roles number from 1.
+    let plain = parse_ok(FULL);
+    assert_eq!(plain.partition_number(Role::Boot), 1);
+    assert_eq!(plain.role_device(Role::RootB), "/dev/mmcblk0p3");
+}
+
+#[test]
+fn uboot_partitions_are_refused_with_the_entry_and_the_rule() {
+    let base = with_file_state();
+    let line = base.lines().count() + 1;
+    for (entry, says) in [
+        (
+            "spl:2M:2M",
+            "a U-Boot partition is NAME:FILE:OFFSET:SIZE:TYPE",
+        ),
+        (
+            "SPL:a:2M:2M:2E54B353-1271-4842-806F-E436D6AF6985",
+            "NAME is the partition's GPT name",
+        ),
+        (
+            "boot:a:2M:2M:2E54B353-1271-4842-806F-E436D6AF6985",
+            "another partition is named boot",
+        ),
+        (
+            "spl:../a:2M:2M:2E54B353-1271-4842-806F-E436D6AF6985",
+            "FILE is a file of the U-Boot build",
+        ),
+        (
+            "spl:a:1536K:2M:2E54B353-1271-4842-806F-E436D6AF6985",
+            "starts on a 1 MiB boundary",
+        ),
+        (
+            "spl:a:2M:1000:2E54B353-1271-4842-806F-E436D6AF6985",
+            "whole 4 KiB blocks",
+        ),
+        (
+            "spl:a:0:2M:2E54B353-1271-4842-806F-E436D6AF6985",
+            "after the primary GPT",
+        ),
+        (
+            "spl:a:6M:4M:2E54B353-1271-4842-806F-E436D6AF6985",
+            "it ends at 10 MiB (10485760 bytes), past the first partition of partitions= (8 MiB",
+        ),
+        (
+            "spl:a:2M:2M:2E54B353",
+            "TYPE is the partition's GPT type GUID",
+        ),
+        (
+            "spl:a:2M:2M:00000000-0000-0000-0000-000000000000",
+            "not all zero",
+        ),
+        (
+            "spl:a:2M:lots:2E54B353-1271-4842-806F-E436D6AF6985",
+            "a size is",
+        ),
+    ] {
+        let said = error(&format!("{base}uboot_partitions=\"{entry}\"\n"));
+        assert!(
+            said.starts_with(&format!(
+                "boards/test.conf:{line}:19: uboot_partitions `{entry}` is invalid: "
+            )) && said.contains(says),
+            "{entry}: {said}"
+        );
+    }
+    // Two entries: the second is placed at its own column, after the first.
+    let said = error(&format!("{base}uboot_partitions=\"{SPL} {SPL}\"\n"));
+    assert!(
+        said.contains(&format!(":{line}:19: ")) && said.contains("another partition is named spl"),
+        "{said}"
+    );
+    let overlapping = "uboot:u-boot.itb:3M:4M:BC13C2FF-59E6-4262-A352-B275FD6F7172";
+    let said = error(&format!("{base}uboot_partitions=\"{SPL} {overlapping}\"\n"));
+    assert!(
+        said.contains(&format!(":{line}:{}: ", 19 + SPL.len() + 1))
+            && said.contains("it starts before the end of spl (4 MiB")
+            && said.contains("in disk order"),
+        "{said}"
+    );
+    // Clear of a raw boot state (FULL's, at 0x260000 to 0x2a0000) and of raw files.
+    let raw_state = with_line(FULL, "first_partition_offset=", "first_partition_offset=8M");
+    assert!(error(&format!("{raw_state}uboot_partitions=\"{SPL}\"\n"))
+        .contains("it overlaps the raw boot state (0x260000 to 0x2a0000)"));
+    assert!(error(&format!(
+        "{base}uboot_partitions=\"{SPL}\"\nuboot_raw=\"MLO:3M\"\n"
+    ))
+    .contains("uboot_raw `MLO:3M` is invalid: it starts inside the spl partition"));
+    // Not for boards without U-Boot.
+    let said = error(&format!("{MINIMAL}uboot_partitions=\"{SPL}\"\n"));
+    assert!(
+        said.starts_with("boards/test.conf:14:1: `uboot_partitions` does not apply here")
+            && said.contains("has no U-Boot"),
+        "{said}"
+    );
+}
+
+#[test]
+fn bootstate_import_takes_a_file_on_a_uboot_board() {
+    let b = parse_ok(&format!("{}bootstate_import=yes\n", with_file_state()));
+    assert!(b.boot_state.import);
+    assert_eq!(
+        b.boot_state.location,
+        StateLocation::File {
+            role: Role::Boot,
+            path: "uboot.env".to_string()
+        }
+    );
+    assert!(
+        !parse_ok(&format!("{}bootstate_import=no\n", with_file_state()))
+            .boot_state
+            .import
+    );
+    assert!(!parse_ok(FULL).boot_state.import);
+    let line = FULL.lines().count() + 1;
+    assert_eq!(
+        error(&format!("{FULL}bootstate_import=yes\n")),
+        format!(
+            "boards/test.conf:{line}:1: `bootstate_import` does not apply here: the boot \
+             script imports the slot variables from a file on the boot partition: give \
+             bootstate_file=… (such as uboot.env) instead of bootstate_offset, or write \
+             bootstate_import=no"
+        )
+    );
+    assert!(error(&format!("{}bootstate_import=1\n", with_file_state()))
+        .contains("bootstate_import `1` is invalid: it is yes or no"));
+    assert!(error(&format!("{GRUB}bootstate_import=yes\n"))
+        .contains("`bootstate_import` does not apply here: the boot script imports U-Boot"));
+    assert!(error(&format!("{FULL}bootstate_imports=yes\n"))
+        .contains("did you mean `bootstate_import`?"));
+}
+
+#[test]
+fn boot_partition_type_defaults_to_the_firmwares_and_is_checked() {
+    assert_eq!(parse_ok(FULL).boot_partition_type, BootPartitionType::Linux);
+    assert_eq!(parse_ok(GRUB).boot_partition_type, BootPartitionType::Esp);
+    for t in BootPartitionType::ALL {
+        let b = parse_ok(&format!("{FULL}boot_partition_type={t}\n"));
+        assert_eq!(b.boot_partition_type, t);
+    }
+    let line = FULL.lines().count() + 1;
+    assert_eq!(
+        error(&format!("{FULL}boot_partition_type=basic_data\n")),
+        format!(
+            "boards/test.conf:{line}:1: boot_partition_type `basic_data` is invalid: the boot \
+             partition's GPT type is esp (EFI System Partition), basic-data (Microsoft basic \
+             data) or linux (generic Linux data): did you mean `basic-data`?"
+        )
+    );
+    assert!(error(&format!("{GRUB}boot_partition_type=basic-data\n"))
+        .contains("UEFI firmware boots from an EFI System Partition"));
+    assert_eq!(
+        parse_ok(&format!("{GRUB}boot_partition_type=esp\n")).boot_partition_type,
+        BootPartitionType::Esp
+    );
+}
+
+#[test]
+fn visionfive2_boots_from_its_spl_and_uboot_partitions_and_imports_its_state() {
+    let b = Board::find(&boards_dir(), "visionfive2").unwrap();
+    let parts: Vec<(&str, &str, u64, String)> = b
+        .loader
+        .uboot_partitions
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.file.as_str(),
+                p.start_sector,
+                p.type_guid.to_string(),
+            )
+        })
+        .collect();
+    // U-Boot's doc/board/starfive/visionfive2.rst: spl at 4096, uboot (partition 2) at 8192.
+    assert_eq!(
+        parts,
+        [
+            (
+                "spl",
+                "u-boot-spl.bin.normal.out",
+                4096,
+                "2e54b353-1271-4842-806f-e436d6af6985".to_string()
+            ),
+            (
+                "uboot",
+                "u-boot.itb",
+                8192,
+                "bc13c2ff-59e6-4262-a352-b275fd6f7172".to_string()
+            ),
+        ]
+    );
+    assert!(b.loader.uboot_raw.is_empty());
+    assert_eq!(b.partition_number(Role::Boot), 3);
+    assert!(b.boot_state.import);
+    // The Pi 4's EEPROM bootloader looks for FAT in basic data (or ESP) GPT partitions.
+    let pi = Board::find(&boards_dir(), "raspberrypi4").unwrap();
+    assert_eq!(pi.boot_partition_type, BootPartitionType::BasicData);
+    assert!(!pi.boot_state.import);
 }

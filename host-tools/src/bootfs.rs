@@ -31,7 +31,8 @@
 //! `boot.scr` is the script compiled by `mkimage -T script -C none` (Debian's u-boot-tools),
 //! with `SOURCE_DATE_EPOCH` as its time stamp, so it is reproducible. U-Boot's distro boot
 //! finds it on the boot partition and runs it with `devtype`, `devnum` and
-//! `distro_bootpart` set (the script falls back to `mmc 0:1`). It loads the kernel to
+//! `distro_bootpart` set (the script falls back to the boot partition of `mmc 0`: 1, or
+//! after the board's `uboot_partitions`). It loads the kernel to
 //! `${kernel_addr_r}`, the device tree to `${fdt_addr_r}` (or, for a board without `dtb=`,
 //! boots with U-Boot's own, `${fdtcontroladdr}`, as the firmware handed it over), the
 //! initramfs to `${ramdisk_addr_r}`, and runs `booti` (arm64, riscv64) or `bootz` (armhf).
@@ -44,6 +45,15 @@
 //! [`uboot_default_env`]) with the three variables set. It is written with
 //! [`nanolin_core::uboot_env`], as `fw_printenv` and the agent read it; two redundant copies
 //! carry the flags 1 and 0, so copy 0 is current and the agent's first write goes to copy 1.
+//!
+//! **`bootstate_import=yes`** (a U-Boot whose own environment is out of the system's reach,
+//! in SPI flash: the VisionFive 2) follows RAUC's documented alternative: the file
+//! `bootstate_file` holds the three slot variables alone, in U-Boot's environment format
+//! (CRC, then the variables), one copy of `bootstate_size`; the script clears them, loads the
+//! file and imports them (`env import -c ADDR SIZE VARS`), and where it would `saveenv` it
+//! exports them back (`env export -c -s SIZE`) and rewrites the file (`fatwrite`). U-Boot's
+//! own environment is never saved. The agent reads and writes the file as it does any
+//! single-copy environment (`uboot_env="/boot/FILE 0x0 SIZE"`), and so does `fw_printenv`.
 //!
 //! ## GRUB
 //!
@@ -70,6 +80,7 @@ use nanolin_core::boot_record::{self, BootRecord, REGION_LEN};
 use nanolin_core::boot_state::{BootSlot, BootState, MAX_TRIES};
 use nanolin_core::grub_env;
 use nanolin_core::limits::GRUB_ENV_LEN;
+use nanolin_core::medium::{INSTALL_ARG, INSTALL_AUTO, LIVE_ARG, LIVE_CFG};
 use nanolin_core::uboot_env::{self, Layout};
 
 use crate::board::{Arch, Board, Bootloader, Role, StateLocation};
@@ -136,7 +147,8 @@ pub struct BootInputs<'a> {
     /// Tries slot A starts with: 1 to [`MAX_TRIES`].
     pub tries: u8,
     /// The default environment of the board's U-Boot build ([`uboot_default_env`]), which a
-    /// valid environment replaces: required for `uboot` boards.
+    /// valid environment replaces: required for `uboot` boards, unused with
+    /// `bootstate_import` (the imported file holds the slot variables alone).
     pub uboot_default_env: Option<&'a [(String, String)]>,
     /// The time stamp of `boot.scr` and of the GRUB memdisk, in seconds since 1970 (UTC).
     pub source_date_epoch: u64,
@@ -332,13 +344,7 @@ pub fn slot_root(board: &Board, slot: BootSlot) -> String {
         BootSlot::A => Role::RootA,
         BootSlot::B => Role::RootB,
     };
-    let index = board
-        .layout
-        .partitions
-        .iter()
-        .position(|p| p.role == role)
-        .map_or(0, |i| i + 1);
-    board.partition_device(index)
+    board.role_device(role)
 }
 
 /// `console=… [root=ROOT nanolin.slot=SLOT] EXTRA`, where ROOT and SLOT may be script
@@ -518,14 +524,20 @@ fn uboot_files(
                 .into(),
         });
     }
-    let defaults = inputs
-        .uboot_default_env
-        .ok_or_else(|| BootfsError::MissingInput {
-            board: board.name.clone(),
-            what: "U-Boot default environment (a valid environment replaces U-Boot's built-in \
+    // An imported file holds the slot variables alone: U-Boot's own environment lives
+    // elsewhere and stays whole.
+    let no_defaults = Vec::new();
+    let defaults = if board.boot_state.import {
+        Some(&no_defaults[..])
+    } else {
+        inputs.uboot_default_env
+    }
+    .ok_or_else(|| BootfsError::MissingInput {
+        board: board.name.clone(),
+        what: "U-Boot default environment (a valid environment replaces U-Boot's built-in \
                    one whole, bootcmd and load addresses included: read it from the board's \
                    U-Boot binary with bootfs::uboot_default_env)",
-        })?;
+    })?;
     let dtb = match (dtb_file(board), inputs.dtb) {
         (Some(name), Some(path)) => Some((name, path)),
         (None, _) => None,
@@ -594,6 +606,60 @@ pub fn uboot_script(board: &Board) -> String {
     );
     line(&mut s, &format!("# Board: {}.", board.name));
     line(&mut s, "");
+    // Where the script runs from, as U-Boot's boot scan sets it; else the boot partition
+    // (its number in hex, as U-Boot reads it) of the first MMC device.
+    let device = |s: &mut String| {
+        line(s, "test -n \"${devtype}\" || setenv devtype mmc");
+        line(s, "test -n \"${devnum}\" || setenv devnum 0");
+        line(
+            s,
+            &format!(
+                "test -n \"${{distro_bootpart}}\" || setenv distro_bootpart {:x}",
+                board.partition_number(Role::Boot)
+            ),
+        );
+    };
+    let part = "${devtype} ${devnum}:${distro_bootpart}";
+    // bootstate_import: the slot variables live in a file of the boot partition, not in
+    // U-Boot's own environment (RAUC's way for an environment the system cannot write).
+    let import = match (&board.boot_state.location, board.boot_state.import) {
+        (StateLocation::File { path, .. }, true) => Some(path.as_str()),
+        _ => None,
+    };
+    let vars: Vec<&str> = std::iter::once("BOOT_ORDER")
+        .chain(BootSlot::ALL.into_iter().map(|slot| slot.left_variable()))
+        .collect();
+    let vars = vars.join(" ");
+    if let Some(path) = import {
+        device(&mut s);
+        line(&mut s, "");
+        line(
+            &mut s,
+            &format!(
+                "# U-Boot keeps its own environment elsewhere: the slot variables live in {path}"
+            ),
+        );
+        line(
+            &mut s,
+            "# on the boot partition, in U-Boot's environment format (fw_printenv and the agent",
+        );
+        line(
+            &mut s,
+            "# read and write it), imported here and exported back once the try is taken.",
+        );
+        for var in vars.split(' ') {
+            line(&mut s, &format!("setenv {var}"));
+        }
+        line(
+            &mut s,
+            &format!("if load {part} ${{kernel_addr_r}} {path}; then"),
+        );
+        line(
+            &mut s,
+            &format!("  env import -c ${{kernel_addr_r}} ${{filesize}} {vars}"),
+        );
+        line(&mut s, "fi");
+    }
     line(
         &mut s,
         "test -n \"${BOOT_ORDER}\" || setenv BOOT_ORDER \"A B\"",
@@ -605,13 +671,25 @@ pub fn uboot_script(board: &Board) -> String {
             &format!("test -n \"${{{var}}}\" || setenv {var} {DEFAULT_TRIES}"),
         );
     }
-    line(&mut s, "test -n \"${devtype}\" || setenv devtype mmc");
-    line(&mut s, "test -n \"${devnum}\" || setenv devnum 0");
-    line(
-        &mut s,
-        "test -n \"${distro_bootpart}\" || setenv distro_bootpart 1",
-    );
+    if import.is_none() {
+        device(&mut s);
+    }
     line(&mut s, "");
+    // Stores the slot variables: U-Boot's saveenv, or the file written back whole.
+    let save = |s: &mut String| match import {
+        None => line(s, "  saveenv"),
+        Some(path) => {
+            let size = board.boot_state.size;
+            line(
+                s,
+                &format!("  env export -c -s {size:#x} ${{kernel_addr_r}} {vars}"),
+            );
+            line(
+                s,
+                &format!("  fatwrite {part} ${{kernel_addr_r}} {path} {size:#x}"),
+            );
+        }
+    };
     line(&mut s, "setenv nanolin_slot");
     line(&mut s, "for BOOT_SLOT in \"${BOOT_ORDER}\"; do");
     line(&mut s, "  if test -z \"${nanolin_slot}\"; then");
@@ -637,7 +715,7 @@ pub fn uboot_script(board: &Board) -> String {
     line(&mut s, "done");
     line(&mut s, "");
     line(&mut s, "if test -n \"${nanolin_slot}\"; then");
-    line(&mut s, "  saveenv");
+    save(&mut s);
     line(&mut s, "else");
     line(
         &mut s,
@@ -652,7 +730,7 @@ pub fn uboot_script(board: &Board) -> String {
             &format!("  setenv {} {DEFAULT_TRIES}", slot.left_variable()),
         );
     }
-    line(&mut s, "  saveenv");
+    save(&mut s);
     line(&mut s, "  reset");
     line(&mut s, "fi");
     line(&mut s, "");
@@ -662,7 +740,6 @@ pub fn uboot_script(board: &Board) -> String {
     );
     let args = cmdline(board, Some(("${nanolin_root}", "${nanolin_slot}")));
     line(&mut s, &format!("setenv bootargs \"{args}\""));
-    let part = "${devtype} ${devnum}:${distro_bootpart}";
     line(
         &mut s,
         &format!("load {part} ${{kernel_addr_r}} {kernel_name}"),
@@ -781,6 +858,7 @@ pub fn grub_cfg(board: &Board, env_path: &str) -> String {
     line(&mut s, &format!("# Board: {}.", board.name));
     line(&mut s, "");
     line(&mut s, "set timeout=0");
+    live_medium_check(&mut s);
     line(
         &mut s,
         "# The EFI System Partition: where the firmware loaded GRUB from.",
@@ -880,6 +958,86 @@ pub fn grub_cfg(board: &Board, env_path: &str) -> String {
     );
     line(&mut s, "sleep 3");
     line(&mut s, "reboot");
+    s
+}
+
+/// How long GRUB's live menu waits before booting its default entry (live), in seconds.
+pub const LIVE_MENU_TIMEOUT: u32 = 5;
+
+/// The live medium check at the head of the GRUB configuration: when the disk the firmware
+/// loaded GRUB from (the device of `$cmdpath`: `cd0` for a CD, `hd0` for the ISO written to a
+/// stick) holds an ISO 9660 tree with the live menu ([`LIVE_CFG`]), GRUB shows that menu
+/// ([`grub_live_cfg`]) instead of booting a slot. Only that disk is looked at, never searched
+/// for: a board with its disk and a live stick boots its slots when the firmware picks the
+/// disk.
+fn live_medium_check(s: &mut String) {
+    let lines = [
+        "# A live medium (the release's ISO as a CD, or written to a stick): the disk GRUB was",
+        "# loaded from holds the ISO 9660 tree with the live menu. Only that disk is looked at.",
+        "regexp --set=1:nanolin_disk '^\\(([^,)]*)' \"$cmdpath\"",
+        "if [ -n \"$nanolin_disk\" ]; then",
+        &format!("  if [ -f \"($nanolin_disk)/{LIVE_CFG}\" ]; then"),
+        "    set nanolin_medium=\"($nanolin_disk)\"",
+        "    export nanolin_medium",
+        &format!("    configfile \"$nanolin_medium/{LIVE_CFG}\""),
+        "    echo \"nanolin: no entry of the live menu booted: rebooting\"",
+        "    sleep 3",
+        "    reboot",
+        "  fi",
+        "fi",
+        "",
+    ];
+    for text in lines {
+        s.push_str(text);
+        s.push('\n');
+    }
+}
+
+/// The live medium's GRUB menu ([`LIVE_CFG`] on the hybrid ISO), `title` naming the release
+/// (`Nanolin prime r26.11-G22134501`): the live system (the default, after
+/// [`LIVE_MENU_TIMEOUT`] seconds; key `l`), and the installer onto the first disk (key `i`:
+/// a menu entry's hotkey boots it at once). Both boot the
+/// medium's kernel and initramfs with `nanolin.live=VOLUME_ID`, which stage1 finds the medium
+/// by; the installer adds `nanolin.install=auto` (edit the entry to name a disk,
+/// `nanolin.install=/dev/sdb`) and runs without the watchdog (nothing pets it meanwhile).
+pub fn grub_live_cfg(board: &Board, title: &str, volume_id: &str) -> String {
+    // console=, the medium, the watchdog (live only), the board's own arguments.
+    let args = |watchdog: bool, install: &str| {
+        let mut words = vec![
+            format!("console={}", board.console),
+            format!("{LIVE_ARG}{volume_id}"),
+        ];
+        if !install.is_empty() {
+            words.push(format!("{INSTALL_ARG}{install}"));
+        }
+        if watchdog && board.watchdog.is_some() {
+            words.push(format!("nanolin.watchdog={WATCHDOG_DEVICE}"));
+        }
+        if !board.kernel_cmdline.trim().is_empty() {
+            words.push(board.kernel_cmdline.trim().to_string());
+        }
+        words.join(" ")
+    };
+    let entry = |name: &str, hotkey: char, args: &str| {
+        format!(
+            "menuentry \"{name}\" --hotkey={hotkey} {{\n  linux $nanolin_medium/{GRUB_KERNEL_FILE} \
+             {args}\n  initrd $nanolin_medium/{INITRAMFS_FILE}\n}}\n"
+        )
+    };
+    let mut s = format!(
+        "# The live menu of {title} for {board} (written by nanolin): GRUB shows it when it was\n\
+         # loaded from this medium ($nanolin_medium, set by the GRUB configuration).\n\
+         export nanolin_medium\n\
+         set timeout={LIVE_MENU_TIMEOUT}\n\
+         set default=0\n",
+        board = board.name
+    );
+    s.push_str(&entry(&format!("{title} (live)"), 'l', &args(true, "")));
+    s.push_str(&entry(
+        &format!("Install {title} to the first disk (erases it)"),
+        'i',
+        &args(false, INSTALL_AUTO),
+    ));
     s
 }
 

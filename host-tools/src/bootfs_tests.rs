@@ -152,6 +152,70 @@ fn the_uboot_script_follows_raucs_logic_for_the_board() {
 }
 
 #[test]
+fn an_imported_state_is_loaded_from_its_file_and_written_back_by_the_script() {
+    let b = board("visionfive2");
+    let text = uboot_script(&b);
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("no line {line:?} in:\n{text}"))
+    };
+    // Where it runs from first (partition 3, after spl and uboot), then the import, then
+    // the defaults for what the file lacks.
+    let bootpart = at("test -n \"${distro_bootpart}\" || setenv distro_bootpart 3");
+    let clear = at("setenv BOOT_ORDER");
+    let load =
+        at("if load ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r} uboot.env; then");
+    let import =
+        at("  env import -c ${kernel_addr_r} ${filesize} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT");
+    let defaults = at("test -n \"${BOOT_ORDER}\" || setenv BOOT_ORDER \"A B\"");
+    assert!(bootpart < clear && clear < load && load < import && import < defaults);
+    // Written back wherever U-Boot would have saved its environment, never saveenv (which
+    // would write the QSPI flash).
+    let export = "  env export -c -s 0x10000 ${kernel_addr_r} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT";
+    let write = "  fatwrite ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r} uboot.env \
+                 0x10000";
+    let exports: Vec<usize> = (0..lines.len()).filter(|i| lines[*i] == export).collect();
+    assert_eq!(exports.len(), 2, "{text}");
+    assert!(exports.iter().all(|i| lines[i + 1] == write), "{text}");
+    assert!(!text.contains("saveenv"), "{text}");
+    assert!(text.contains("setenv nanolin_root /dev/mmcblk0p4"));
+    assert!(text.contains("setenv nanolin_root /dev/mmcblk0p5"));
+    // The other U-Boot boards keep U-Boot's own environment.
+    for name in ["raspberrypi4", "beaglebone-black"] {
+        let other = uboot_script(&board(name));
+        assert!(
+            !other.contains("env import") && !other.contains("fatwrite"),
+            "{name}"
+        );
+        assert!(other.contains("setenv distro_bootpart 1\n"), "{name}");
+    }
+
+    // The file holds the slot variables alone, one 64 KiB copy; no default environment needed.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    fs::write(&file, b"x").unwrap();
+    let mut inputs = inputs(&file, None);
+    inputs.dtb = Some(&file);
+    let files = boot_files(&b, &inputs, &dir.path().join("t")).unwrap_or_else(|e| panic!("{e}"));
+    let env = fs::read(files.tree.unwrap().join("uboot.env")).unwrap();
+    assert_eq!(env.len(), 64 * 1024);
+    let copy = EnvCopy::parse(&env, Layout::Single).unwrap();
+    let vars: Vec<(&str, &str)> = copy.vars().collect();
+    assert_eq!(
+        vars,
+        [
+            ("BOOT_ORDER", "A B"),
+            ("BOOT_A_LEFT", "3"),
+            ("BOOT_B_LEFT", "3")
+        ]
+    );
+    assert!(files.raw.is_none());
+}
+
+#[test]
 fn the_grub_configuration_counts_down_without_arithmetic() {
     let text = grub_cfg(&board("qemu-x86_64"), "EFI/nanolin/grubenv");
     for line in [
@@ -172,6 +236,54 @@ fn the_grub_configuration_counts_down_without_arithmetic() {
             "no line {line:?} in:\n{text}"
         );
     }
+}
+
+#[test]
+fn the_grub_configuration_shows_the_live_menu_only_from_the_live_medium() {
+    let text = grub_cfg(&board("qemu-x86_64"), "EFI/nanolin/grubenv");
+    for line in [
+        "regexp --set=1:nanolin_disk '^\\(([^,)]*)' \"$cmdpath\"",
+        "  if [ -f \"($nanolin_disk)/nanolin/live.cfg\" ]; then",
+        "    configfile \"$nanolin_medium/nanolin/live.cfg\"",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+    // Checked before the slot logic, and never by searching other devices for it.
+    assert!(text.find("live.cfg").unwrap() < text.find("load_env").unwrap());
+    assert!(!text.contains("search --no-floppy --file --set=nanolin"));
+}
+
+#[test]
+fn the_live_menu_boots_live_by_default_and_offers_the_installer() {
+    let text = grub_live_cfg(
+        &board("qemu-x86_64"),
+        "Nanolin prime r26.09-G21141320",
+        "NANOLIN_PRIME",
+    );
+    for line in [
+        "export nanolin_medium",
+        "set timeout=5",
+        "set default=0",
+        "menuentry \"Nanolin prime r26.09-G21141320 (live)\" --hotkey=l {",
+        "  linux $nanolin_medium/vmlinuz console=ttyS0 nanolin.live=NANOLIN_PRIME \
+         nanolin.watchdog=/dev/watchdog0 panic=-1",
+        "  initrd $nanolin_medium/initrd.img",
+        "menuentry \"Install Nanolin prime r26.09-G21141320 to the first disk (erases it)\" \
+         --hotkey=i {",
+        // No watchdog while installing: nothing pets it.
+        "  linux $nanolin_medium/vmlinuz console=ttyS0 nanolin.live=NANOLIN_PRIME \
+         nanolin.install=auto panic=-1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+    // The live entry comes first: the default.
+    assert!(text.find("(live)").unwrap() < text.find("Install").unwrap());
 }
 
 #[test]

@@ -17,6 +17,16 @@
 //! /sysroot/var/lib/nanolin  bind of /sysroot/data/nanolin: the agent's state, kept
 //! ```
 //!
+//! Booted from the release's live medium (the hybrid ISO; [`nanolin_core::medium`]), GRUB
+//! passes `nanolin.live=VOLUME_ID` instead of a slot. Stage1 then finds the medium among the
+//! block devices by the volume id of its ISO 9660 primary volume descriptor, mounts it
+//! read-only on [`MEDIUM`] (it stays there, under /run, in the live system), attaches its
+//! root image to a loop device, and mounts that as the lower layer of the same volatile
+//! overlay. There is no data partition, and [`SLOT_FILE`] says `live`. With
+//! `nanolin.install=auto` (or `=/dev/DISK`) as well, it installs instead: it writes the
+//! release's disk image onto the target disk from the medium's ranges
+//! ([`nanolin_core::disk_ranges`]), each range checked against its SHA-256, and powers off.
+//!
 //! `boot.conf` is a key=value file (the syntax of [`nanolin_core::keyvalue`]):
 //!
 //! ```text
@@ -35,6 +45,7 @@ use core::fmt;
 use nanolin_core::boot_record::{self, RegionError, COPY_LEN};
 use nanolin_core::boot_state::{BootSlot, BootState, MAX_TRIES};
 use nanolin_core::keyvalue::{Item, Parser, Position, SyntaxError};
+use nanolin_core::medium::{INSTALL_ARG, INSTALL_AUTO, LIVE_ARG};
 
 /// The board's boot settings in the initramfs.
 pub const BOOT_CONF: &str = "/etc/nanolin/boot.conf";
@@ -110,6 +121,26 @@ pub const MOVED: [(&str, &str); 4] = [
 
 /// The program started in the new root.
 pub const INIT: &CStr = c"/sbin/init";
+
+/// Where the live medium (ISO 9660, read-only) is mounted; under /run, so the live system
+/// keeps it at the same path.
+pub const MEDIUM: &str = "/run/nanolin/medium";
+
+/// The text of [`SLOT_FILE`] on a live system: [`nanolin_core::medium::LIVE_SLOT`] and a
+/// newline.
+pub const LIVE_SLOT_FILE_TEXT: &str = "live\n";
+
+/// Longest block device name read from /sys/class/block.
+pub const BLOCK_NAME_MAX_LEN: usize = 32;
+
+/// Bytes of the buffer the block device folder is read through (getdents64).
+pub const DIR_BUFFER_LEN: usize = 4096;
+
+/// Bytes the installer reads and writes at a time (a static buffer).
+pub const COPY_BUFFER_LEN: usize = 4 << 20;
+
+/// A block device's name, as /sys/class/block lists it (`vda`, `sr0`, `nvme0n1`).
+pub type BlockName = heapless::String<BLOCK_NAME_MAX_LEN>;
 
 /// The text of [`SLOT_FILE`] for `slot`.
 pub const fn slot_file_text(slot: BootSlot) -> &'static str {
@@ -362,6 +393,11 @@ pub struct KernelArgs<'a> {
     pub root: Option<&'a str>,
     /// `nanolin.watchdog=`: the hardware watchdog stage1 starts and init then pets.
     pub watchdog: Option<&'a str>,
+    /// `nanolin.live=`: the volume id of the live medium to take the root from.
+    pub live: Option<&'a str>,
+    /// `nanolin.install=`: install the release from the live medium onto this disk (`auto`,
+    /// or a device path).
+    pub install: Option<&'a str>,
 }
 
 impl<'a> KernelArgs<'a> {
@@ -375,6 +411,10 @@ impl<'a> KernelArgs<'a> {
                 args.root = Some(value).filter(|v| !v.is_empty());
             } else if let Some(value) = word.strip_prefix("nanolin.watchdog=") {
                 args.watchdog = Some(value).filter(|v| v.starts_with('/'));
+            } else if let Some(value) = word.strip_prefix(LIVE_ARG) {
+                args.live = Some(value).filter(|v| !v.is_empty());
+            } else if let Some(value) = word.strip_prefix(INSTALL_ARG) {
+                args.install = Some(value).filter(|v| !v.is_empty());
             }
         }
         args
@@ -395,11 +435,59 @@ pub enum Plan<'a> {
     Native,
     /// The board's bootloader picks, but the command line names no slot.
     Unknown,
+    /// Booted from the live medium whose ISO 9660 volume id is `volume_id`: the root is its
+    /// root image, and no slot is booted.
+    Live {
+        /// The medium's volume id.
+        volume_id: &'a str,
+    },
+    /// Install the release from the live medium onto a disk, then power off.
+    Install {
+        /// The medium's volume id.
+        volume_id: &'a str,
+        /// The disk, or the value of `nanolin.install=` when it names none.
+        target: Result<Target<'a>, &'a str>,
+    },
+    /// `nanolin.install=` without `nanolin.live=`: nothing names the medium to install from.
+    NoMedium,
 }
 
-/// Where the slot comes from: `nanolin.slot=` wins; else the native record on native boards;
-/// else the slot whose device `root=` names.
+/// The disk the installer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The first whole disk that is not the medium ([`is_whole_disk`], [`disk_before`]).
+    Auto,
+    /// The device named.
+    Device(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// `nanolin.install=`'s value: `auto`, or an absolute device path under /dev that fits a
+    /// [`Device`].
+    pub fn parse(value: &'a str) -> Option<Self> {
+        if value == INSTALL_AUTO {
+            return Some(Target::Auto);
+        }
+        (value.starts_with("/dev/") && value.len() > 5 && value.len() <= DEVICE_MAX_LEN)
+            .then_some(Target::Device(value))
+    }
+}
+
+/// Where the root comes from: `nanolin.live=` (with `nanolin.install=`: install) wins; else
+/// `nanolin.slot=`; else the native record on native boards; else the slot whose device
+/// `root=` names.
 pub fn plan<'a>(args: &KernelArgs<'a>, conf: &'a BootConf) -> Plan<'a> {
+    match (args.live, args.install) {
+        (Some(volume_id), None) => return Plan::Live { volume_id },
+        (Some(volume_id), Some(target)) => {
+            return Plan::Install {
+                volume_id,
+                target: Target::parse(target).ok_or(target),
+            }
+        }
+        (None, Some(_)) => return Plan::NoMedium,
+        (None, None) => {}
+    }
     let root = args.root.filter(|r| r.starts_with('/'));
     if let Some(Ok(slot)) = args.slot {
         return Plan::Given {
@@ -484,6 +572,52 @@ pub fn module_path(release: &str, line: &str, out: &mut impl fmt::Write) -> fmt:
         out.write_str(line)
     } else {
         write!(out, "/lib/modules/{release}/{line}")
+    }
+}
+
+/// Whether the block device `name` (as /sys/class/block lists it) is a whole disk the
+/// installer may write: `vd*`, `sd*`, `hd*`, `xvd*` (letters only after the prefix),
+/// `nvme<N>n<N>`, `mmcblk<N>` — not a partition, not an eMMC's boot or RPMB area, not a loop,
+/// RAM, zram, CD (`sr*`), device-mapper or RAID device.
+pub fn is_whole_disk(name: &str) -> bool {
+    let letters = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase());
+    let number = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = name.strip_prefix("nvme") {
+        return match rest.split_once('n') {
+            Some((controller, namespace)) => number(controller) && number(namespace),
+            None => false,
+        };
+    }
+    if let Some(rest) = name.strip_prefix("mmcblk") {
+        return number(rest);
+    }
+    ["xvd", "vd", "sd", "hd"]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))
+        .is_some_and(letters)
+}
+
+/// Whether the block device `name` is a CD drive (`sr<N>`): where a live medium may be, and
+/// never an install target.
+pub fn is_cdrom(name: &str) -> bool {
+    name.strip_prefix("sr")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether disk `a` comes before disk `b` for `nanolin.install=auto`: the shorter name
+/// first, then in byte order (`vda` before `vdb` before `vdaa`; `sda` before `nvme0n1`).
+pub fn disk_before(a: &str, b: &str) -> bool {
+    (a.len(), a.as_bytes()) < (b.len(), b.as_bytes())
+}
+
+/// How many tenths of `total` `done` is (0 to 10); 10 for a `total` of 0. No 128-bit
+/// arithmetic: its helpers in the compiler's builtins would need an unwinder on aarch64.
+pub fn tenths(done: u64, total: u64) -> u64 {
+    let done = done.min(total);
+    match total {
+        0 => 10,
+        t if t <= u64::MAX / 10 => done * 10 / t,
+        t => (done / (t / 10)).min(10),
     }
 }
 

@@ -283,3 +283,137 @@ fn module_paths() {
     assert_eq!(path, "/opt/m.ko");
     assert!(!is_compressed_module(&path));
 }
+
+#[test]
+fn live_and_install_words_plan_a_live_boot_or_an_install() {
+    let native = conf(NATIVE);
+    let args = KernelArgs::parse("console=ttyS0 nanolin.live=NANOLIN_PRIME panic=-1");
+    assert_eq!(args.live, Some("NANOLIN_PRIME"));
+    assert_eq!(args.install, None);
+    // Live wins over a slot and the native record.
+    assert_eq!(
+        plan(&args, &native),
+        Plan::Live {
+            volume_id: "NANOLIN_PRIME"
+        }
+    );
+    let args = KernelArgs::parse("nanolin.slot=A nanolin.live=V nanolin.install=auto");
+    assert_eq!(
+        plan(&args, &native),
+        Plan::Install {
+            volume_id: "V",
+            target: Ok(Target::Auto)
+        }
+    );
+    let args = KernelArgs::parse("nanolin.live=V nanolin.install=/dev/nvme0n1");
+    assert_eq!(
+        plan(&args, &native),
+        Plan::Install {
+            volume_id: "V",
+            target: Ok(Target::Device("/dev/nvme0n1"))
+        }
+    );
+    // A target that names no device is handed back as typed.
+    for bad in ["sda", "/dev/", "/tmp/x", "AUTO"] {
+        let line = std::format!("nanolin.live=V nanolin.install={bad}");
+        let args = KernelArgs::parse(&line);
+        assert_eq!(
+            plan(&args, &native),
+            Plan::Install {
+                volume_id: "V",
+                target: Err(bad)
+            },
+            "{bad}"
+        );
+    }
+    let long = std::format!("/dev/{}", "x".repeat(DEVICE_MAX_LEN));
+    assert_eq!(Target::parse(&long), None);
+    // Install without a medium, and empty words.
+    assert_eq!(
+        plan(&KernelArgs::parse("nanolin.install=auto"), &native),
+        Plan::NoMedium
+    );
+    assert_eq!(
+        KernelArgs::parse("nanolin.live= nanolin.install="),
+        KernelArgs::default()
+    );
+}
+
+#[test]
+fn whole_disks_are_told_from_partitions_and_other_devices() {
+    for disk in [
+        "vda", "vdb", "vdaa", "sda", "sdz", "hda", "xvda", "nvme0n1", "nvme10n2", "mmcblk0",
+        "mmcblk12",
+    ] {
+        assert!(is_whole_disk(disk), "{disk}");
+        assert!(!is_cdrom(disk), "{disk}");
+    }
+    for other in [
+        "vda1",
+        "sda2",
+        "nvme0n1p1",
+        "nvme0",
+        "nvmen1",
+        "mmcblk0p1",
+        "mmcblk0boot0",
+        "mmcblk0boot1",
+        "mmcblk0rpmb",
+        "mmcblk",
+        "loop0",
+        "ram0",
+        "zram0",
+        "sr0",
+        "dm-0",
+        "md0",
+        "nbd0",
+        "vd",
+        "sd",
+        "",
+        "VDA",
+    ] {
+        assert!(!is_whole_disk(other), "{other}");
+    }
+    assert!(is_cdrom("sr0") && is_cdrom("sr12"));
+    assert!(!is_cdrom("sr") && !is_cdrom("sra") && !is_cdrom("scd0"));
+}
+
+#[test]
+fn the_first_disk_has_the_shortest_name_then_the_first_in_order() {
+    let mut disks = ["vdaa", "nvme0n1", "vdb", "sda", "vda", "mmcblk0"];
+    disks.sort_by(|a, b| {
+        if disk_before(a, b) {
+            core::cmp::Ordering::Less
+        } else if disk_before(b, a) {
+            core::cmp::Ordering::Greater
+        } else {
+            core::cmp::Ordering::Equal
+        }
+    });
+    assert_eq!(disks, ["sda", "vda", "vdb", "vdaa", "mmcblk0", "nvme0n1"]);
+    assert!(!disk_before("vda", "vda"));
+}
+
+#[test]
+fn progress_counts_tenths() {
+    assert_eq!(tenths(0, 100), 0);
+    assert_eq!(tenths(9, 100), 0);
+    assert_eq!(tenths(10, 100), 1);
+    assert_eq!(tenths(99, 100), 9);
+    assert_eq!(tenths(100, 100), 10);
+    assert_eq!(tenths(200, 100), 10);
+    assert_eq!(tenths(0, 0), 10);
+    // Past u64::MAX / 10 bytes, no overflow.
+    assert_eq!(tenths(u64::MAX / 2, u64::MAX), 5);
+    assert_eq!(tenths(u64::MAX, u64::MAX), 10);
+    assert_eq!(tenths(u64::MAX / 10 * 9, u64::MAX / 10), 10);
+}
+
+#[test]
+fn the_live_slot_file_says_live() {
+    assert_eq!(
+        LIVE_SLOT_FILE_TEXT,
+        std::format!("{}\n", nanolin_core::medium::LIVE_SLOT)
+    );
+    assert!(MEDIUM.starts_with(RUN_DIR));
+    assert!(BLOCK_NAME_MAX_LEN + "/dev/".len() <= DEVICE_MAX_LEN);
+}

@@ -2,7 +2,8 @@
 //! from inputs with different host times, modes and inodes to the same bytes; its tree, El
 //! Torito catalog and volume read back by xorriso, its GPT by sgdisk (`gdisk`); and booted
 //! under QEMU with OVMF as a CD, as a virtio disk and as a USB stick larger than the image,
-//! GRUB printing a marker on the serial console each time.
+//! GRUB printing a marker on the serial console each time, and finding the ISO 9660 tree on
+//! the whole disk it was loaded from (what its live menu check relies on).
 //!
 //! The EFI System Partition is the board's boot partition size (64 MiB): over 32 MiB, the
 //! size El Torito can count, which is the case the layout is chosen for (see
@@ -18,6 +19,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{peer, run_in, workspace};
+use nanolin_core::medium::ROOT_IMAGE;
 use nanolin_host::board::{Board, Role};
 use nanolin_host::bootfs;
 use nanolin_host::disk::{make_vfat, VfatSpec};
@@ -34,7 +36,11 @@ const MARKER: &str = "nanolin-iso: grub ran from ";
 /// OVMF, the UEFI firmware the qemu-x86_64 board boots with.
 const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 
-/// The size of `nanolin/root.img`.
+/// What GRUB prints when the disk it was loaded from (`$cmdpath`'s, the whole disk) holds the
+/// ISO 9660 tree with the root image, as the live menu check of `bootfs::grub_cfg` looks.
+const MEDIUM_MARKER: &str = "nanolin-iso: the medium's tree is on ";
+
+/// The size of the root image, at `nanolin_core::medium::ROOT_IMAGE`.
 const ROOT_SIZE: usize = 1 << 20;
 
 /// A fresh folder of this test binary's own, below cargo's target/tmp.
@@ -61,7 +67,12 @@ fn inputs(dir: &Path) -> Inputs {
     let esp_size = board.layout.partition(Role::Boot).unwrap().size_bytes();
     let tree = dir.join("esp");
     let efi = tree.join("EFI/BOOT/BOOTX64.EFI");
-    let cfg = format!("echo \"{MARKER}$cmdpath\"\nhalt\n");
+    let cfg = format!(
+        "echo \"{MARKER}$cmdpath\"\n\
+         regexp --set=1:disk '^\\(([^,)]*)' \"$cmdpath\"\n\
+         if [ -f \"($disk)/{ROOT_IMAGE}\" ]; then echo \"{MEDIUM_MARKER}($disk)\"; fi\n\
+         halt\n"
+    );
     bootfs::make_grub_efi(&cfg, "x86_64-efi", EPOCH, &efi).unwrap_or_else(|e| panic!("{e}"));
     let esp = dir.join("esp.vfat");
     make_vfat(
@@ -84,7 +95,7 @@ fn inputs(dir: &Path) -> Inputs {
     Inputs {
         esp,
         files: vec![
-            ("nanolin/root.img".to_string(), root),
+            (ROOT_IMAGE.to_string(), root),
             ("README".to_string(), readme.clone()),
             // What a graft point must escape (= and \), and a space.
             ("notes/a=b\\c d.txt".to_string(), readme),
@@ -209,7 +220,7 @@ fn xorriso_reads_the_tree_volume_and_efi_boot_entry_and_sgdisk_the_esp_partition
         row("-r--r--r--", 22, "/README"),
         row("-r--r--r--", esp_size, &format!("/{EFI_IMAGE_PATH}")),
         row("dr-xr-xr-x", 0, "/nanolin"),
-        row("-r--r--r--", ROOT_SIZE as u64, "/nanolin/root.img"),
+        row("-r--r--r--", ROOT_SIZE as u64, &format!("/{ROOT_IMAGE}")),
         row("dr-xr-xr-x", 0, "/notes"),
         row("-r--r--r--", 22, "/notes/a=b\\c d.txt"),
     ] {
@@ -231,7 +242,7 @@ fn xorriso_reads_the_tree_volume_and_efi_boot_entry_and_sgdisk_the_esp_partition
             "-indev",
             iso,
             "-extract",
-            "/nanolin/root.img",
+            &format!("/{ROOT_IMAGE}"),
             out.join("root.img").to_str().unwrap(),
             "-extract",
             &format!("/{EFI_IMAGE_PATH}"),
@@ -358,9 +369,15 @@ fn boot(name: &str, devices: &[String]) -> (String, f64) {
     (console, elapsed)
 }
 
-/// Asserts GRUB ran, loaded from a path starting with `from`.
+/// Asserts GRUB ran, loaded from a path starting with `from`, and found the medium's tree on
+/// that whole disk (`(cd0)`, `(hd0)`), as the live menu check does.
 #[track_caller]
 fn grub_ran(name: &str, console: &str, from: &str) {
+    let disk = from.split([',', ')']).next().unwrap_or(from);
+    assert!(
+        console.contains(&format!("{MEDIUM_MARKER}{disk})")),
+        "{name}: GRUB did not find the medium's tree on {disk}):\n{console}"
+    );
     let line = console
         .lines()
         .find_map(|l| l.find(MARKER).map(|at| &l[at + MARKER.len()..]))

@@ -4,10 +4,15 @@
 //! - **qemu-riscv64-virt**: the kernel from trixie through the private apt list, the board's
 //!   programs static riscv64 ELF files; the disk image boots under QEMU (OpenSBI) to stage1 and
 //!   our init running `hello`; a pin to a version trixie does not serve is refused saying so.
-//! - **visionfive2**: the SPL and the U-Boot FIT of Debian's u-boot-starfive, raw at 2 and 4
-//!   MiB, byte for byte what the pinned package holds, and mapped in the `.bmap`.
+//! - **visionfive2**: the SPL and the U-Boot FIT of Debian's u-boot-starfive in the GPT
+//!   partitions `spl` (type 2E54B353-…, sector 4096) and `uboot` (partition 2, sector 8192)
+//!   that U-Boot's doc/board/starfive/visionfive2.rst lays out, byte for byte what the pinned
+//!   package holds, and mapped in the `.bmap`; the boot partition 3, legacy BIOS bootable;
+//!   `uboot.env` on it holding only the slot variables, as `fw_printenv` reads it, and the
+//!   agent's configuration naming it.
 //! - **raspberrypi4**: the Pi firmware (raspi-firmware), `config.txt` and U-Boot's
-//!   `u-boot.bin` on the FAT boot partition, as `mdir` lists it.
+//!   `u-boot.bin` on the FAT boot partition, as `mdir` lists it; that partition typed
+//!   Microsoft basic data, which the Pi 4's EEPROM bootloader looks for on a GPT disk.
 //! - **beaglebone-black**: MLO and `u-boot.img` of Debian's u-boot-omap raw at 128 and 384
 //!   KiB, where the AM335x ROM and the SPL read them, and mapped in the `.bmap`.
 //!
@@ -115,6 +120,39 @@ fn check_gpt(disk: &Path) {
         "{}",
         verified.stdout
     );
+}
+
+/// The GPT entry `number` of `disk` as `sgdisk -i` shows it: its type (`Partition GUID
+/// code`), first sector, attribute flags and name (`'spl'`), by their labels.
+fn gpt_entry(disk: &Path, number: usize) -> Vec<(String, String)> {
+    let shown = run_in(
+        disk.parent().unwrap(),
+        &peer("sgdisk", "gdisk"),
+        &["-i", &number.to_string(), disk.to_str().unwrap()],
+        "",
+    )
+    .ok()
+    .stdout;
+    shown
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The value of `label` in a [`gpt_entry`], up to its first blank (the type GUID without
+/// sgdisk's name for it, the first sector without its place in MiB).
+fn entry_field(entry: &[(String, String)], label: &str) -> String {
+    let value = entry
+        .iter()
+        .find(|(k, _)| k == label)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {label} in {entry:?}"));
+    if label == "Partition name" {
+        value.to_string()
+    } else {
+        value.split(' ').next().unwrap_or("").to_string()
+    }
 }
 
 /// Whether the block map lists every 4 KiB block of `offset..offset + len`.
@@ -236,12 +274,113 @@ fn riscv64_virt_release_takes_debian_13_and_boots_to_init_under_qemu() {
 }
 
 #[test]
-fn visionfive2_release_carries_the_spl_and_the_uboot_fit_raw() {
+fn visionfive2_release_carries_the_spl_and_the_uboot_fit_in_their_gpt_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = release(d, "visionfive2");
+    let b = board("visionfive2");
     let disk = find(&out, ".disk.img");
     check_gpt(&disk);
+    // U-Boot's doc/board/starfive/visionfive2.rst: the JH7110 ROM loads the SPL from the
+    // partition typed 2E54B353-…, the SPL loads u-boot.itb from partition 2
+    // (CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_PARTITION=0x2), typed BC13C2FF-… as recommended;
+    // sgdisk --new=1:4096:8191 … --new=2:8192:16383. Then ours, the boot partition legacy
+    // BIOS bootable (bit 2): U-Boot's bootflow scan reads partition 1 only without it.
+    let expected = [
+        ("spl", "2E54B353-1271-4842-806F-E436D6AF6985", "4096", false),
+        (
+            "uboot",
+            "BC13C2FF-59E6-4262-A352-B275FD6F7172",
+            "8192",
+            false,
+        ),
+        (
+            "boot",
+            "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+            "16384",
+            true,
+        ),
+        (
+            "root_a",
+            "72EC70A6-CF74-40E6-BD49-4BDA08E8F224",
+            "278528",
+            false,
+        ),
+        (
+            "root_b",
+            "72EC70A6-CF74-40E6-BD49-4BDA08E8F224",
+            "2375680",
+            false,
+        ),
+        (
+            "data",
+            "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+            "4472832",
+            false,
+        ),
+    ];
+    for (n, (name, type_guid, first, bootable)) in expected.into_iter().enumerate() {
+        let entry = gpt_entry(&disk, n + 1);
+        assert_eq!(entry_field(&entry, "Partition name"), format!("'{name}'"));
+        assert_eq!(
+            entry_field(&entry, "Partition GUID code"),
+            type_guid,
+            "{name}"
+        );
+        assert_eq!(entry_field(&entry, "First sector"), first, "{name}");
+        let flags = u64::from_str_radix(&entry_field(&entry, "Attribute flags"), 16).unwrap();
+        assert_eq!(flags & 4 != 0, bootable, "{name}: attributes {flags:#x}");
+    }
+    // The slot variables alone in uboot.env on the boot partition (the script imports them:
+    // U-Boot's own environment is in the QSPI flash), as fw_printenv reads them.
+    let part = boot_partition(d, &disk, &b);
+    let env = d.join("uboot.env");
+    run_in(
+        d,
+        &peer("mcopy", "mtools"),
+        &[
+            "-i",
+            part.to_str().unwrap(),
+            "::/uboot.env",
+            env.to_str().unwrap(),
+        ],
+        "",
+    )
+    .ok();
+    assert_eq!(fs::metadata(&env).unwrap().len(), 0x10000);
+    fs::write(
+        d.join("fw_env.config"),
+        format!("{} 0x0 0x10000\n", env.display()),
+    )
+    .unwrap();
+    let vars = run_in(
+        d,
+        &peer("fw_printenv", "u-boot-tools"),
+        &["-c", "fw_env.config"],
+        "",
+    )
+    .ok()
+    .stdout;
+    let mut vars: Vec<&str> = vars.lines().collect();
+    vars.sort();
+    assert_eq!(vars, ["BOOT_A_LEFT=3", "BOOT_B_LEFT=3", "BOOT_ORDER=A B"]);
+    // The agent reads and writes that file, root A and B being partitions 4 and 5.
+    let conf = std::process::Command::new(peer("unsquashfs", "squashfs-tools"))
+        .args([
+            "-cat",
+            find(&out, &format!("{VERSION}.img")).to_str().unwrap(),
+            "etc/nanolin/agent.conf",
+        ])
+        .output()
+        .unwrap();
+    let conf = String::from_utf8_lossy(&conf.stdout);
+    for line in [
+        "uboot_env=\"/boot/uboot.env 0x0 0x10000\"",
+        "slot_a=/dev/mmcblk0p4",
+        "slot_b=/dev/mmcblk0p5",
+    ] {
+        assert!(conf.lines().any(|l| l == line), "{line} not in:\n{conf}");
+    }
     assert_eq!(described(&out, "debian_suite"), "trixie");
     assert_eq!(described(&out, "uboot_package"), "u-boot-starfive");
     // The pinned package, fetched again by its pin: its files are on the disk byte for byte.
@@ -264,9 +403,10 @@ fn visionfive2_release_carries_the_spl_and_the_uboot_fit_raw() {
     let unpacked = d.join("u-boot");
     deb.unpack(&unpacked).unwrap();
     let build = unpacked.join("usr/lib/u-boot/starfive_visionfive2");
+    // At the start of partitions spl (1) and uboot (2): sectors 4096 and 8192.
     for (name, offset) in [
-        ("u-boot-spl.bin.normal.out", 2u64 << 20),
-        ("u-boot.itb", 4 << 20),
+        ("u-boot-spl.bin.normal.out", 4096u64 * 512),
+        ("u-boot.itb", 8192 * 512),
     ] {
         let file = fs::read(build.join(name)).unwrap();
         assert!(
@@ -288,6 +428,26 @@ fn raspberrypi4_boot_partition_has_the_firmware_its_config_and_uboot() {
     let b = board("raspberrypi4");
     let disk = find(&out, ".disk.img");
     check_gpt(&disk);
+    // Raspberry Pi's documentation (config_txt/autoboot.adoc): "Bootable partitions must be
+    // formatted as FAT12, FAT16 or FAT32"; on a GPT disk the EEPROM bootloader takes them
+    // from partitions typed Microsoft basic data or EFI System only (rpi-eeprom issues 126
+    // and 130, release 2020-05-26), not the generic Linux type.
+    let entry = gpt_entry(&disk, 1);
+    assert_eq!(entry_field(&entry, "Partition name"), "'boot'");
+    assert_eq!(
+        entry_field(&entry, "Partition GUID code"),
+        "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+    );
+    let boot = b.layout.partition(Role::Boot).unwrap();
+    let sector = disk_bytes(&disk, boot.start_bytes(), 512);
+    assert_eq!(&sector[510..], [0x55, 0xaa], "no FAT boot sector");
+    // The FAT type string: at 0x36 for FAT12 and FAT16, at 0x52 for FAT32.
+    let (small, large) = (&sector[0x36..0x3e], &sector[0x52..0x5a]);
+    assert!(
+        small == b"FAT12   " || small == b"FAT16   " || large == b"FAT32   ",
+        "not FAT12, FAT16 or FAT32: {:?}",
+        String::from_utf8_lossy(&sector[0x36..0x5a])
+    );
     let part = boot_partition(d, &disk, &b);
     let listing = run_in(
         d,

@@ -3,7 +3,8 @@
 //! `unsquashfs` lists, the boot state where the bootloader reads it, `bmaptool copy` writing
 //! the image, the bundle verified, the same bytes again from the same `SOURCE_DATE_EPOCH`;
 //! `--publish` into a repository `nanolin repo check` finds good; bad input refused with
-//! nothing written.
+//! nothing written. The UEFI board's hybrid ISO boots live under OVMF, installs the release
+//! onto a blank disk, and that disk then boots slot A.
 //!
 //! Needs the network once (packages' crates, Debian's kernel and U-Boot through apt; the
 //! source cache keeps them).
@@ -159,6 +160,49 @@ fn check_bmap(disk: &Path) {
     )
     .ok();
     fs::remove_file(copy).unwrap();
+}
+
+/// Types `key` on the keyboard of the QEMU whose monitor listens on `monitor`
+/// (`sendkey`), once `text` (a GRUB menu entry) is on its console `log`; gives up after
+/// [`BOOT_TIMEOUT`].
+fn type_at_menu(
+    log: &Path,
+    text: &str,
+    monitor: &Path,
+    key: &'static str,
+) -> std::thread::JoinHandle<()> {
+    let (log, text, monitor) = (log.to_path_buf(), text.to_string(), monitor.to_path_buf());
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while !common::qemu::console(&log).contains(&text) {
+            if start.elapsed() > BOOT_TIMEOUT {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut socket = std::os::unix::net::UnixStream::connect(&monitor).unwrap();
+        std::io::Write::write_all(&mut socket, format!("sendkey {key}\n").as_bytes()).unwrap();
+        // The monitor echoes the command once it has run it.
+        let mut said = Vec::new();
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&said).contains(&format!("sendkey {key}\r")) {
+            match std::io::Read::read(&mut socket, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => said.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+}
+
+/// QEMU's q35 machine under OVMF, its serial console in `log`, nothing attached yet.
+fn ovmf(log: &Path) -> std::process::Command {
+    let mut qemu = std::process::Command::new(peer("qemu-system-x86_64", "qemu-system-x86"));
+    qemu.args(["-M", "q35", "-smp", "2", "-m", "512M"])
+        .args(["-nodefaults", "-no-user-config", "-display", "none"])
+        .args(["-bios", "/usr/share/ovmf/OVMF.fd", "-chardev"])
+        .arg(format!("file,id=console,path={}", log.display()))
+        .args(["-serial", "chardev:console"]);
+    qemu
 }
 
 #[test]
@@ -454,7 +498,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
 }
 
 #[test]
-fn uefi_board_release_boots_its_disk_and_its_iso_through_grub() {
+fn uefi_board_release_boots_live_from_its_iso_and_installs_itself_on_a_disk() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let run = release(d, "qemu-x86_64", "out", &[]).ok();
@@ -465,69 +509,141 @@ fn uefi_board_release_boots_its_disk_and_its_iso_through_grub() {
     check_table(&disk, &b);
     check_root(&disk, &b, &find(&out, &format!("{VERSION}.img")));
 
-    // The ISO: xorriso reads it, with the root file system and the bundle in its tree.
+    // The ISO: xorriso reads it, with the live menu, the root file system, the installer's
+    // ranges and blocks, and the bundle in its tree.
     let iso = find(&out, ".iso");
+    let xorriso = peer("xorriso", "xorriso");
     let listed = run_in(
         d,
-        &peer("xorriso", "xorriso"),
-        &["-indev", iso.to_str().unwrap(), "-find", "/nanolin"],
+        &xorriso,
+        // stdio: takes the path as a file wherever it is (xorriso refuses /dev/… otherwise).
+        &[
+            "-indev",
+            &format!("stdio:{}", iso.display()),
+            "-find",
+            "/nanolin",
+        ],
         "",
     )
     .ok()
     .stdout;
     let base = format!("prime-qemu-x86_64-{VERSION}");
-    for name in [format!("{base}.img"), format!("{base}.nlb")] {
+    for name in [
+        "/nanolin/live.cfg".to_string(),
+        "/nanolin/rootfs.img".to_string(),
+        "/nanolin/disk.ranges".to_string(),
+        "/nanolin/disk.blocks".to_string(),
+        format!("/nanolin/{base}.nlb"),
+    ] {
         assert!(listed.contains(&name), "{name} not in the ISO:\n{listed}");
     }
+    eprintln!("iso: {} bytes", fs::metadata(&iso).unwrap().len());
 
-    // Both boot: OVMF runs GRUB from the ESP, GRUB picks slot A and starts Debian's kernel,
-    // which runs our init from the initramfs. The disk through `nanolin release run` (the
-    // board's machine and firmware; -snapshot keeps the image as built).
-    let grub = [
-        "nanolin: booting slot A (tries left: A 2, B 3)",
-        "Linux version",
-        "Run /init as init process",
-    ];
-    // From the disk, stage1 mounts slot A (GRUB named it) and our init starts the services.
-    let markers = [
-        grub[0],
-        "stage1: root /dev/vda2 (squashfs) mounted",
-        "hello from a Nanolin package",
-    ];
-    let log = d.join("disk.console.log");
+    // Live: the ISO as a CD under OVMF. GRUB, loaded from the CD, finds its live menu there
+    // and boots the default entry; stage1 finds the medium by its volume id and runs the
+    // root image from it; the agent knows it is live.
+    let title = format!("Nanolin prime {VERSION}");
+    let live_entry = format!("{title} (live)");
+    let install_entry = format!("Install {title} to the first disk (erases it)");
+    let log = d.join("live.console.log");
+    let mut qemu = ovmf(&log);
+    qemu.args(["-monitor", "none", "-cdrom", iso.to_str().unwrap()])
+        .args([
+            "-netdev",
+            "user,id=n0",
+            "-device",
+            "virtio-net-pci,netdev=n0",
+        ]);
+    let (console, _) = boot_until(
+        qemu,
+        "live",
+        &log,
+        &[
+            &live_entry,
+            &install_entry,
+            "stage1: live medium NANOLIN_PRIME on /dev/sr0",
+            "stage1: live system: no data partition",
+            "hello from a Nanolin package",
+            "a live system installs no updates",
+            "booted:     live",
+        ],
+        BOOT_TIMEOUT,
+    );
+    assert!(!console.contains("nanolin: booting slot"), "{console}");
+
+    // Install: the ISO as a CD again, and a blank disk. At the menu, the install entry's
+    // hotkey (`i`, typed on the keyboard through QEMU's monitor) boots the installer, which
+    // writes the disk and powers off.
+    let target = d.join("blank.img");
+    fs::File::create(&target)
+        .unwrap()
+        .set_len(b.disk_size)
+        .unwrap();
+    let log = d.join("install.console.log");
+    let monitor = d.join("monitor.sock");
+    let mut qemu = ovmf(&log);
+    qemu.arg("-monitor")
+        .arg(format!("unix:{},server=on,wait=off", monitor.display()))
+        .args(["-no-reboot", "-cdrom", iso.to_str().unwrap(), "-drive"])
+        .arg(format!(
+            "if=none,format=raw,file={},id=t0",
+            target.display()
+        ))
+        .args(["-device", "virtio-blk-pci,drive=t0"]);
+    let typist = type_at_menu(&log, &install_entry, &monitor, "i");
+    let (console, _) = boot_until(
+        qemu,
+        "install",
+        &log,
+        &[
+            "nanolin.install=auto",
+            "stage1: installing onto /dev/vda",
+            "stage1: installing: 100%",
+            "every range checked",
+            "stage1: the medium can be removed now; powering off",
+            "reboot: Power down",
+        ],
+        BOOT_TIMEOUT,
+    );
+    typist.join().unwrap();
+    if let Some(line) = console.lines().find(|l| l.contains("stage1: installed ")) {
+        eprintln!("install: {line}");
+    }
+    // The disk holds what the image holds: the mapped blocks written, the rest still blank.
+    check_table(&target, &b);
+    run_in(
+        d,
+        Path::new("cmp"),
+        &[disk.to_str().unwrap(), target.to_str().unwrap()],
+        "",
+    )
+    .ok();
+
+    // The installed disk alone, as the board boots it (`nanolin release run`: OVMF, GRUB
+    // from the ESP): GRUB picks slot A, stage1 mounts it, our init runs the services.
+    let log = d.join("installed.console.log");
     let mut run = std::process::Command::new(host_bin("nanolin"));
     run.current_dir(workspace()).args([
         "release",
         "run",
-        disk.to_str().unwrap(),
-        "--snapshot",
+        target.to_str().unwrap(),
+        "--board",
+        "qemu-x86_64",
         "--log",
         log.to_str().unwrap(),
     ]);
-    boot_until(run, "disk", &log, &markers, BOOT_TIMEOUT);
-    let log = d.join("iso.console.log");
-    let mut qemu = std::process::Command::new(peer("qemu-system-x86_64", "qemu-system-x86"));
-    qemu.args([
-        "-M",
-        "q35",
-        "-smp",
-        "2",
-        "-m",
-        "512M",
-        "-nodefaults",
-        "-no-user-config",
-    ])
-    .args(["-display", "none", "-monitor", "none"])
-    .args(["-bios", "/usr/share/ovmf/OVMF.fd", "-chardev"])
-    .arg(format!("file,id=console,path={}", log.display()))
-    .args([
-        "-serial",
-        "chardev:console",
-        "-cdrom",
-        iso.to_str().unwrap(),
-    ]);
-    // From a CD there is no disk to take a root from (a live root is still to come).
-    boot_until(qemu, "iso", &log, &grub, BOOT_TIMEOUT);
+    boot_until(
+        run,
+        "installed disk",
+        &log,
+        &[
+            "nanolin: booting slot A (tries left: A 2, B 3)",
+            "Linux version",
+            "stage1: root /dev/vda2 (squashfs) mounted",
+            "hello from a Nanolin package",
+        ],
+        BOOT_TIMEOUT,
+    );
     // What `release run` starts: the board's machine and firmware, disk, network, watchdog.
     let printed = run_in(
         workspace().as_path(),

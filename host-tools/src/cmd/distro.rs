@@ -299,14 +299,7 @@ fn check_conflicts(packages: &[BuiltPackage]) -> Result<(), Error> {
 /// The agent's configuration for `board`: its slots, where its boot state is, what it trusts
 /// and polls.
 fn agent_conf(distro: &Distro, board: &Board, key_file: &str) -> String {
-    let index = |role| {
-        board
-            .layout
-            .partitions
-            .iter()
-            .position(|p| p.role == role)
-            .map_or(0, |i| i + 1)
-    };
+    let index = |role| board.partition_number(role);
     let mut conf = format!(
         "# Written by nanolin distro build for {board}: the update agent's configuration.\n\
          compatible={compatible}\n\

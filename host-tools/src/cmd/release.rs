@@ -23,7 +23,9 @@
 //!    `.bmap` maps every block a flash must write.
 //! 6. **Update bundle** (`.nlb`) of the root file system, signed.
 //! 7. **ISO** for EFI boards with GRUB: the boot partition as its EFI boot image, with the
-//!    root file system and the bundle in its file tree.
+//!    root file system and the bundle in its file tree, GRUB's live menu (live system, or
+//!    install onto the first disk) and the installer's ranges of the disk image
+//!    ([`crate::disk::ranges`]); its tree is [`nanolin_core::medium`]'s.
 //!
 //! Outputs are made in a staging folder beside the output folder and moved into place only
 //! when all exist: a failed release leaves nothing half-written. With `--publish` they are
@@ -37,11 +39,13 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use nanolin_core::bundle::{DEFAULT_CHUNK_SIZE, DEFAULT_HASHES_PER_BLOCK};
+use nanolin_core::medium;
 use nanolin_core::version::ReleaseVersion;
 
-use crate::board::{Arch, Board, Bootloader, Role, StateLocation};
+use crate::board::{Arch, Board, BootPartitionType, Bootloader, Role, StateLocation};
 use crate::bootfs::{
-    boot_files, uboot_default_env, BootFiles, BootInputs, GRUB_KERNEL_FILE, INITRAMFS_FILE,
+    boot_files, grub_live_cfg, uboot_default_env, BootFiles, BootInputs, GRUB_KERNEL_FILE,
+    INITRAMFS_FILE,
 };
 use crate::bundling::{create, BundleSpec, ImageSource};
 use crate::cli::{ReleaseBuildArgs, ReleaseCommand};
@@ -49,14 +53,15 @@ use crate::cmd::distro::{build_distro, target_board};
 use crate::cmd::repo::{add_artifacts, lifetime};
 use crate::cmd::{open_secret_key, step};
 use crate::disk::{
-    make_ext4, make_vfat, part_type, write_bmap, write_image, Content, Ext4Spec, Gpt, Guid,
-    Mapping, Partition, VfatSpec,
+    attribute, make_ext4, make_vfat, part_type, write_bmap, write_image, Content, Ext4Spec, Gpt,
+    Guid, Mapping, Partition, VfatSpec,
 };
+use crate::disk::{write_install_ranges, BlockMap, Placed};
 use crate::distro::Distro;
 use crate::error::{Error, Status};
 use crate::fetch::SourceCache;
 use crate::initramfs::{write_initramfs, Compression, InitramfsSpec};
-use crate::iso::{make_iso, IsoSpec};
+use crate::iso::{make_iso, IsoSpec, EFI_IMAGE_PATH};
 use crate::kernel::{fetch_deb_from, fetch_kernel, CachedDeb, Kernel, KernelFiles};
 use crate::keyfile::SigningKey;
 use crate::repo::channel::check_channel_name;
@@ -274,6 +279,8 @@ struct LoaderFiles {
     fat: Vec<(String, PathBuf)>,
     /// Written raw: the offset on the disk, the file here.
     raw: Vec<(u64, PathBuf)>,
+    /// The contents of the `uboot_partitions`: the partition's name, the file here.
+    parts: Vec<(String, PathBuf)>,
     /// The packages they come from, for the `.release` file: its key (`uboot`, `firmware`)
     /// and the package.
     packages: Vec<(&'static str, CachedDeb)>,
@@ -361,7 +368,7 @@ impl Job<'_> {
         let boot_image = self.boot_partition(&boot)?;
         let disk = self.staged(".disk.img");
         let bmap = self.staged(".disk.img.bmap");
-        self.disk_image(&boot, boot_image.as_deref(), &root, &disk, &bmap)?;
+        let map = self.disk_image(&boot, boot_image.as_deref(), &root, &disk, &bmap)?;
 
         step("update bundle");
         let bundle = self.staged(".nlb");
@@ -388,38 +395,8 @@ impl Job<'_> {
         if let (Bootloader::Grub, true, Some(esp)) =
             (board.bootloader, board.efi, boot_image.as_deref())
         {
-            step("hybrid ISO: boots from a CD or a USB stick");
-            let iso = self.staged(".iso");
-            let root_name = format!("nanolin/{}", file_name(&root));
-            let bundle_name = format!("nanolin/{}", file_name(&bundle));
-            let volume_id = format!("NANOLIN_{}", self.distro.name.to_ascii_uppercase())
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-            // Booted as a CD, GRUB's $cmdpath is the ISO 9660 tree, not the ESP: the kernel,
-            // initramfs and boot state are there too (the state read-only: a CD counts no
-            // tries).
-            let tree = self.work.join("boot");
-            let mut contents = vec![(root_name, root.clone()), (bundle_name, bundle.clone())];
-            let env_path = match &board.boot_state.location {
-                StateLocation::File { path, .. } => Some(path.clone()),
-                _ => None,
-            };
-            for name in [GRUB_KERNEL_FILE, INITRAMFS_FILE]
-                .into_iter()
-                .map(String::from)
-                .chain(env_path)
-            {
-                contents.push((name.clone(), tree.join(&name)));
-            }
-            let info = make_iso(
-                &IsoSpec {
-                    volume_id: &volume_id,
-                    efi_image: esp,
-                    files: &contents,
-                    source_date_epoch: self.epoch,
-                },
-                &iso,
-            )?;
-            eprintln!("    {} bytes", info.size);
+            step("hybrid ISO: live system and installer, from a CD or a USB stick");
+            let iso = self.hybrid_iso(esp, &root, &bundle, &disk, &map)?;
             files.push(ReleaseFile {
                 path: iso,
                 what: "hybrid ISO (CD or USB stick)",
@@ -469,6 +446,101 @@ impl Job<'_> {
             what: "release description",
         });
         Ok(files)
+    }
+
+    /// Makes the hybrid ISO (see [`crate::iso`] for its layout and
+    /// [`nanolin_core::medium`] for its tree): GRUB's live menu, the root file system the live
+    /// system runs from, the installer's ranges of the disk image `disk` (mapped by `map`), the
+    /// bundle, and what GRUB boots. Returns its staged path.
+    fn hybrid_iso(
+        &self,
+        esp: &Path,
+        root: &Path,
+        bundle: &Path,
+        disk: &Path,
+        map: &BlockMap,
+    ) -> Result<PathBuf, Error> {
+        let board = self.board;
+        let iso = self.staged(".iso");
+        let volume_id = format!("NANOLIN_{}", self.distro.name.to_ascii_uppercase())
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let title = format!("Nanolin {} {}", self.distro.name, self.version);
+        let live_cfg = self.work.join("live.cfg");
+        fs::write(&live_cfg, grub_live_cfg(board, &title, &volume_id))
+            .map_err(|e| Error::io("write", &live_cfg, e))?;
+        // The installer's copy of the disk: the boot and root A partitions' contents are
+        // files of the ISO already.
+        let offset = |role| {
+            board
+                .layout
+                .partition(role)
+                .map(|p| p.start_bytes())
+                .unwrap_or(0)
+        };
+        let ranges = self.work.join("disk.ranges");
+        let blocks = self.work.join("disk.blocks");
+        let info = write_install_ranges(
+            disk,
+            map,
+            &[
+                Placed {
+                    medium_path: EFI_IMAGE_PATH,
+                    file: esp,
+                    disk_offset: offset(Role::Boot),
+                },
+                Placed {
+                    medium_path: medium::ROOT_IMAGE,
+                    file: root,
+                    disk_offset: offset(Role::RootA),
+                },
+            ],
+            &format!(
+                "{title} for {}: what the installer writes onto a disk, the blocks of {}",
+                board.name,
+                file_name(disk)
+            ),
+            &ranges,
+            &blocks,
+        )?;
+        eprintln!(
+            "    installer: {} ranges, {} bytes to write ({} zeros, {} from the ISO's files, {} \
+             stored)",
+            info.ranges, info.written, info.zeros, info.from_files, info.stored
+        );
+        // Booted as a CD, GRUB's $cmdpath is the ISO 9660 tree, not the ESP: the kernel,
+        // initramfs and boot state are there too (the state read-only: a CD counts no
+        // tries).
+        let tree = self.work.join("boot");
+        let bundle_name = format!("nanolin/{}", file_name(bundle));
+        let mut contents = vec![
+            (medium::LIVE_CFG.to_string(), live_cfg),
+            (medium::ROOT_IMAGE.to_string(), root.to_path_buf()),
+            (medium::RANGES.to_string(), ranges),
+            (medium::BLOCKS.to_string(), blocks),
+            (bundle_name, bundle.to_path_buf()),
+        ];
+        let env_path = match &board.boot_state.location {
+            StateLocation::File { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        for name in [GRUB_KERNEL_FILE, INITRAMFS_FILE]
+            .into_iter()
+            .map(String::from)
+            .chain(env_path)
+        {
+            contents.push((name.clone(), tree.join(&name)));
+        }
+        let info = make_iso(
+            &IsoSpec {
+                volume_id: &volume_id,
+                efi_image: esp,
+                files: &contents,
+                source_date_epoch: self.epoch,
+            },
+            &iso,
+        )?;
+        eprintln!("    {} bytes", info.size);
+        Ok(iso)
     }
 
     /// Refuses a root file system larger than the board's root partitions.
@@ -636,7 +708,8 @@ impl Job<'_> {
             let path = build.join(name);
             if !path.is_file() {
                 return Err(Error::Refused(format!(
-                    "{} {} has no {name} in {}: check uboot_files= and uboot_raw= in {}",
+                    "{} {} has no {name} in {}: check uboot_files=, uboot_raw= and \
+                     uboot_partitions= in {}",
                     uboot.package,
                     uboot.version,
                     build.display(),
@@ -654,7 +727,15 @@ impl Job<'_> {
         for (name, offset) in &wanted.uboot_raw {
             found.raw.push((*offset, from_build(name)?));
         }
-        if !wanted.uboot_files.is_empty() || !wanted.uboot_raw.is_empty() {
+        for part in &wanted.uboot_partitions {
+            found
+                .parts
+                .push((part.name.clone(), from_build(&part.file)?));
+        }
+        if !wanted.uboot_files.is_empty()
+            || !wanted.uboot_raw.is_empty()
+            || !wanted.uboot_partitions.is_empty()
+        {
             eprintln!(
                 "    from {}: {}",
                 uboot.package,
@@ -668,6 +749,12 @@ impl Job<'_> {
                             .iter()
                             .map(|(f, o)| format!("{f} (raw at {o:#x})"))
                     )
+                    .chain(wanted.uboot_partitions.iter().map(|p| format!(
+                        "{} (partition {} at {:#x})",
+                        p.file,
+                        p.name,
+                        p.start_bytes()
+                    )))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
@@ -767,21 +854,9 @@ impl Job<'_> {
         root: &Path,
         out: &Path,
         bmap: &Path,
-    ) -> Result<(), Error> {
+    ) -> Result<BlockMap, Error> {
         let board = self.board;
-        let partitions = board
-            .layout
-            .partitions
-            .iter()
-            .map(|p| Partition {
-                name: p.role.as_str().to_string(),
-                type_guid: partition_type(board, p.role),
-                start_sector: p.start_sector,
-                size_sectors: p.size_sectors,
-                attributes: 0,
-            })
-            .collect();
-        let gpt = Gpt::new(board.disk_size, self.base, partitions)?;
+        let gpt = Gpt::new(board.disk_size, self.base, disk_partitions(board))?;
 
         // Small: stage1 grows it (see DATA_IMAGE_MAX).
         let data_size = board
@@ -842,6 +917,15 @@ impl Job<'_> {
             file: &data,
             mapping: Mapping::Full,
         });
+        // The U-Boot build's files in their partitions (uboot_partitions=).
+        let loader = self.loader.borrow();
+        for (name, file) in &loader.parts {
+            contents.push(Content {
+                partition: name,
+                file,
+                mapping: Mapping::Full,
+            });
+        }
         let mut map = write_image(&gpt, &contents, out)?;
         if let Some(raw) = raw_after {
             // A state outside the partitions (U-Boot's raw environment before the first one).
@@ -863,7 +947,7 @@ impl Job<'_> {
             map.mapped_count(),
             map.blocks_count()
         );
-        Ok(())
+        Ok(map)
     }
 
     /// Writes the board's raw loader files (`uboot_raw`) into the disk image `out` and maps
@@ -884,6 +968,10 @@ impl Job<'_> {
         if let StateLocation::Disk { offset } = board.boot_state.location {
             let end = offset.saturating_add(board.boot_state.region_len());
             taken.push((offset, end, "the U-Boot environment".to_string()));
+        }
+        for p in &board.loader.uboot_partitions {
+            let end = p.start_bytes().saturating_add(p.size_bytes());
+            taken.push((p.start_bytes(), end, format!("partition {}", p.name)));
         }
         let mut file = OpenOptions::new()
             .write(true)
@@ -978,15 +1066,7 @@ impl Job<'_> {
 /// What stage1 reads from `/etc/nanolin/boot.conf`: where the boot state is (`native`
 /// boards: stage1 picks the slot) and the devices of the slots and the data partition.
 pub fn boot_conf(board: &Board, tries: u32) -> String {
-    let device = |role: Role| {
-        board
-            .layout
-            .partitions
-            .iter()
-            .position(|p| p.role == role)
-            .map(|i| board.partition_device(i + 1))
-            .unwrap_or_default()
-    };
+    let device = |role: Role| board.role_device(role);
     let mut text = format!(
         "# Written by nanolin release build for {}: what the initramfs' stage1 needs.\n\
          bootstate={}\n",
@@ -1010,13 +1090,47 @@ pub fn boot_conf(board: &Board, tries: u32) -> String {
     text
 }
 
+/// The GPT entries of `board`'s disk, in table order: the `uboot_partitions` first (named
+/// and typed as the board file says), then the partitions of its layout, named after their
+/// roles. When U-Boot partitions come first the boot partition carries the legacy BIOS
+/// bootable attribute: U-Boot's boot scan (`part list -bootable` in distro boot, the bootstd
+/// bootdev) reads partition 1 only when no partition has it.
+pub fn disk_partitions(board: &Board) -> Vec<Partition> {
+    let uboot = &board.loader.uboot_partitions;
+    let firmware = uboot.iter().map(|p| Partition {
+        name: p.name.clone(),
+        type_guid: p.type_guid,
+        start_sector: p.start_sector,
+        size_sectors: p.size_sectors,
+        attributes: 0,
+    });
+    let layout = board.layout.partitions.iter().map(|p| Partition {
+        name: p.role.as_str().to_string(),
+        type_guid: partition_type(board, p.role),
+        start_sector: p.start_sector,
+        size_sectors: p.size_sectors,
+        attributes: if p.role == Role::Boot && !uboot.is_empty() {
+            attribute::LEGACY_BIOS_BOOTABLE
+        } else {
+            0
+        },
+    });
+    firmware.chain(layout).collect()
+}
+
 /// The GPT type of a partition of `board`.
 fn partition_type(board: &Board, role: Role) -> Guid {
     match role {
-        Role::Boot if board.efi => part_type::EFI_SYSTEM,
-        // U-Boot's distro boot and the Pi firmware look for FAT on the first partition of
-        // any type; Linux data keeps tools from offering to mount it as Windows data.
-        Role::Boot | Role::Data => part_type::LINUX_DATA,
+        // What the board's firmware looks for (boot_partition_type=): UEFI the EFI System
+        // Partition, the Pi 4's EEPROM bootloader basic data or ESP; U-Boot reads FAT from a
+        // partition of any type, and Linux data keeps tools from offering to mount it as
+        // Windows data.
+        Role::Boot => match board.boot_partition_type {
+            BootPartitionType::Esp => part_type::EFI_SYSTEM,
+            BootPartitionType::BasicData => part_type::BASIC_DATA,
+            BootPartitionType::Linux => part_type::LINUX_DATA,
+        },
+        Role::Data => part_type::LINUX_DATA,
         Role::RootA | Role::RootB => match board.arch {
             Arch::Aarch64 => part_type::ROOT_AARCH64,
             Arch::X86_64 => part_type::ROOT_X86_64,

@@ -63,6 +63,9 @@ pub mod part_type {
     pub const LINUX_DATA: Guid = LINUX_GENERIC;
     /// Variable data, mounted at `/var` by systemd-gpt-auto-generator (sgdisk `8310`).
     pub const LINUX_VAR: Guid = Guid::from_u128(0x4D21B016_B534_45C2_A9FB_5C16E091FD2D);
+    /// Microsoft basic data (sgdisk `0700`): a FAT or NTFS data partition; with the EFI System
+    /// Partition, the type the Raspberry Pi 4's EEPROM bootloader looks for FAT in on a GPT disk.
+    pub const BASIC_DATA: Guid = Guid::from_u128(0xEBD0A0A2_B9E5_4433_87C0_68B6B72699C7);
 }
 
 /// Partition attribute bits (UEFI 2.10 table 5.8 and the Discoverable Partitions

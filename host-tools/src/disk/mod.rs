@@ -11,6 +11,8 @@
 //! - [`bmap`]: the `.bmap` file bmap-tools reads (format 2.0, SHA-256) ([`write_bmap`]).
 //! - [`fs`]: vfat and ext4 images from a directory, with dosfstools, mtools and e2fsprogs
 //!   ([`make_vfat`], [`make_ext4`]).
+//! - [`ranges`]: the installer's copy of the image on the hybrid ISO, `disk.ranges` and
+//!   `disk.blocks` ([`write_install_ranges`]).
 //!
 //! Everything is reproducible: the same inputs (layout, seed, contents, `SOURCE_DATE_EPOCH`)
 //! give the same image and `.bmap`, byte for byte, on any machine with the tools.
@@ -65,12 +67,14 @@ pub mod fs;
 pub mod gpt;
 pub mod guid;
 pub mod image;
+pub mod ranges;
 
 pub use bmap::{write_bmap, BlockMap, BLOCK_SIZE};
 pub use fs::{make_ext4, make_vfat, Ext4Spec, VfatSpec};
 pub use gpt::{attribute, part_type, Gpt, Partition, SECTOR_SIZE};
 pub use guid::Guid;
 pub use image::{write_image, Content, Mapping};
+pub use ranges::{write_install_ranges, Placed, RangesInfo};
 
 /// What went wrong laying out, writing or describing a disk image.
 #[derive(Debug)]

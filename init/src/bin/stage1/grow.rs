@@ -8,14 +8,10 @@
 use rustix::fd::AsFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use rustix::ioctl::{ioctl, opcode, Getter, Setter};
+use rustix::ioctl::{ioctl, opcode, Setter};
 
 use crate::say::say;
-use crate::sys::errno_name;
-
-/// `BLKGETSIZE64`: a block device's size in bytes. The opcode encodes `size_t` (as the C
-/// header's `_IOR(0x12, 114, size_t)` does), while the kernel always writes 64 bits.
-const BLKGETSIZE64: rustix::ioctl::Opcode = opcode::read::<usize>(0x12, 114);
+use crate::sys::{self, errno_name};
 
 /// `EXT4_IOC_RESIZE_FS`: grow a mounted ext4 to this many blocks.
 const EXT4_IOC_RESIZE_FS: rustix::ioctl::Opcode = opcode::write::<u64>(b'f', 16);
@@ -64,8 +60,7 @@ pub fn grow_to_device(device: &str, mount_point: &str) {
 /// The size of the block device `device`, in bytes.
 fn device_size(device: &str) -> Result<u64, Errno> {
     let fd = rustix::fs::open(device, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    // SAFETY: BLKGETSIZE64 writes one u64 through its argument.
-    unsafe { ioctl(fd.as_fd(), Getter::<BLKGETSIZE64, u64>::new()) }
+    sys::block_device_size(&fd)
 }
 
 /// A statfs field as a u64: their types differ between architectures and C libraries.

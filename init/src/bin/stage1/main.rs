@@ -13,6 +13,7 @@
 #![no_main]
 
 mod grow;
+mod live;
 mod say;
 mod sys;
 
@@ -23,10 +24,10 @@ use nanolin_core::boot_record::REGION_LEN;
 use nanolin_core::boot_state::BootSlot;
 use nanolin_init::cmdline::module_lines;
 use nanolin_init::stage1::{
-    self, slot_file_text, slot_key, BootConf, KernelArgs, Plan, TriesLeft, BOOT_CONF,
-    BOOT_CONF_MAX_LEN, CMDLINE_MAX_LEN, DEVICE_WAIT_MS, INIT, LOWER, MODULES, MODULES_MAX_LEN,
-    MOVED, NEWROOT, NEWROOT_DATA, NEWROOT_DATA_STATE, NEWROOT_STATE, OVERLAY_DIR, OVERLAY_OPTIONS,
-    REBOOT_DELAY_MS, RUN_DIR, SLOT_FILE, UPPER, WORK,
+    self, slot_file_text, slot_key, BootConf, Device, KernelArgs, Plan, TriesLeft, BOOT_CONF,
+    BOOT_CONF_MAX_LEN, CMDLINE_MAX_LEN, DEVICE_WAIT_MS, INIT, LIVE_SLOT_FILE_TEXT, LOWER, MODULES,
+    MODULES_MAX_LEN, MOVED, NEWROOT, NEWROOT_DATA, NEWROOT_DATA_STATE, NEWROOT_STATE, OVERLAY_DIR,
+    OVERLAY_OPTIONS, REBOOT_DELAY_MS, RUN_DIR, SLOT_FILE, UPPER, WORK,
 };
 use rustix::fd::AsFd;
 use rustix::fs::{Access, Mode, OFlags};
@@ -42,9 +43,28 @@ struct Fatal;
 /// Prints the reason the boot cannot go on, and gives the [`Fatal`] that says so.
 macro_rules! fatal {
     ($($arg:tt)*) => {{
-        say!($($arg)*);
-        Fatal
+        $crate::say::say!($($arg)*);
+        $crate::Fatal
     }};
+}
+pub(crate) use fatal;
+
+/// What is booted: a slot, or the live medium's root image.
+#[derive(Clone, Copy)]
+enum Booted {
+    /// A slot of the disk.
+    Slot(BootSlot),
+    /// The live medium: no slot.
+    Live,
+}
+
+impl core::fmt::Display for Booted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Booted::Slot(slot) => write!(f, "slot {slot}"),
+            Booted::Live => f.write_str("the live medium"),
+        }
+    }
 }
 
 const USAGE: &[u8] = b"usage: stage1 is PID 1 (/init) of a Nanolin initramfs: it picks the slot, \
@@ -72,24 +92,41 @@ fn boot() -> Result<Infallible, Fatal> {
     let mut cmdline = [0u8; CMDLINE_MAX_LEN];
     let cmdline = sys::read_file(&mut cmdline, "/proc/cmdline").unwrap_or("");
     let args = KernelArgs::parse(cmdline);
-    if let Some(device) = args.watchdog {
+    // An install runs longer than a watchdog waits, and no init comes to pet it.
+    if let (Some(device), None) = (args.watchdog, args.install) {
         start_watchdog(device);
     }
     if let Some(Err(word)) = args.slot {
         say!("nanolin.slot={word} on the kernel command line is neither A nor B; ignored");
     }
-    let (slot, device) = match stage1::plan(&args, &conf) {
+    let loop_device: Device;
+    let (booted, device) = match stage1::plan(&args, &conf) {
         Plan::Given { slot, device } => {
             let said = match args.slot {
                 Some(Ok(_)) => "nanolin.slot=",
                 _ => "root=",
             };
             say!("slot {slot}, the bootloader's pick ({said} on the kernel command line)");
-            (slot, device)
+            (Booted::Slot(slot), device)
         }
         Plan::Native => {
             let slot = pick_native(&conf)?;
-            (slot, conf.slot_device(slot))
+            (Booted::Slot(slot), conf.slot_device(slot))
+        }
+        Plan::Live { volume_id } => {
+            live::mount_medium(volume_id)?;
+            loop_device = live::attach_root_image()?;
+            (Booted::Live, loop_device.as_str())
+        }
+        Plan::Install { volume_id, target } => {
+            let Err(fatal) = live::install(volume_id, target);
+            return Err(fatal);
+        }
+        Plan::NoMedium => {
+            return Err(fatal!(
+                "nanolin.install= is on the kernel command line, but no nanolin.live= names \
+                 the live medium to install from; boot the ISO's install entry"
+            ))
         }
         Plan::Unknown => {
             return Err(fatal!(
@@ -100,10 +137,15 @@ fn boot() -> Result<Infallible, Fatal> {
             ))
         }
     };
-    mount_root(slot, device)?;
-    mount_data(&conf);
-    write_slot_file(slot);
-    switch_root(slot, device)
+    mount_root(booted, device)?;
+    match booted {
+        Booted::Slot(_) => mount_data(&conf),
+        Booted::Live => {
+            say!("live system: no data partition; /var/lib/nanolin is lost at power-off")
+        }
+    }
+    write_slot_file(booted);
+    switch_root(booted, device)
 }
 
 /// Starts the hardware watchdog: from here a boot that hangs is reset. Closed without the
@@ -277,29 +319,34 @@ fn pick_native(conf: &BootConf) -> Result<BootSlot, Fatal> {
     }
 }
 
-/// Mounts the slot's squashfs read-only at [`LOWER`] and the overlay at [`NEWROOT`]: the
-/// squashfs under a tmpfs, so the root is writable and every change is gone at reboot.
-fn mount_root(slot: BootSlot, device: &str) -> Result<(), Fatal> {
+/// Mounts the root's squashfs (a slot's, or the live medium's on its loop device) read-only
+/// at [`LOWER`] and the overlay at [`NEWROOT`]: the squashfs under a tmpfs, so the root is
+/// writable and every change is gone at reboot.
+fn mount_root(booted: Booted, device: &str) -> Result<(), Fatal> {
     let made = |dir: &str| {
         sys::mkdir(dir).map_err(|e| fatal!("unable to create {dir}: {}", errno_name(e)))
     };
     for dir in [RUN_DIR, LOWER, OVERLAY_DIR, NEWROOT] {
         made(dir)?;
     }
-    sys::wait_for(device, DEVICE_WAIT_MS).map_err(|e| {
-        fatal!(
-            "the root device {device} of slot {slot} did not appear within {} s ({}): check {}= \
-             in {BOOT_CONF} (or root= on the kernel command line) and that the disk's driver is \
-             in {MODULES}",
-            DEVICE_WAIT_MS / 1000,
-            errno_name(e),
-            slot_key(slot)
-        )
-    })?;
+    // The live medium's loop device is there already.
+    if let Booted::Slot(slot) = booted {
+        sys::wait_for(device, DEVICE_WAIT_MS).map_err(|e| {
+            fatal!(
+                "the root device {device} of slot {slot} did not appear within {} s ({}): check \
+                 {}= in {BOOT_CONF} (or root= on the kernel command line) and that the disk's \
+                 driver is in {MODULES}",
+                DEVICE_WAIT_MS / 1000,
+                errno_name(e),
+                slot_key(slot)
+            )
+        })?;
+    }
     mount(device, LOWER, "squashfs", MountFlags::RDONLY, None).map_err(|e| {
         fatal!(
-            "unable to mount {device} (slot {slot}) as squashfs on {LOWER}: {}; slot {slot} holds \
-             no intact root file system (a failed update?), or squashfs is not in {MODULES}",
+            "unable to mount {device} ({booted}) as squashfs on {LOWER}: {}; {booted} holds no \
+             intact root file system (a failed update, a damaged medium?), or squashfs is not \
+             in {MODULES}",
             errno_name(e)
         )
     })?;
@@ -327,8 +374,8 @@ fn mount_root(slot: BootSlot, device: &str) -> Result<(), Fatal> {
     )
     .map_err(|e| {
         fatal!(
-            "unable to mount the overlay of {device} (slot {slot}) on {NEWROOT}: {}; is overlay \
-             in {MODULES}?",
+            "unable to mount the overlay of {device} ({booted}) on {NEWROOT}: {}; is overlay in \
+             {MODULES}?",
             errno_name(e)
         )
     })
@@ -382,15 +429,19 @@ fn mount_data(conf: &BootConf) {
     }
 }
 
-/// Writes [`SLOT_FILE`]: the tmpfs on /run becomes the new root's /run.
-fn write_slot_file(slot: BootSlot) {
+/// Writes [`SLOT_FILE`] (the slot, or `live`): the tmpfs on /run becomes the new root's /run.
+fn write_slot_file(booted: Booted) {
     let written = rustix::fs::open(
         SLOT_FILE,
         OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o644),
     )
     .and_then(|fd| {
-        let text = slot_file_text(slot).as_bytes();
+        let text = match booted {
+            Booted::Slot(slot) => slot_file_text(slot),
+            Booted::Live => LIVE_SLOT_FILE_TEXT,
+        }
+        .as_bytes();
         match rustix::io::write(&fd, text) {
             Ok(n) if n == text.len() => Ok(()),
             Ok(_) => Err(Errno::IO),
@@ -407,7 +458,7 @@ fn write_slot_file(slot: BootSlot) {
 
 /// Moves the early mounts into the new root, makes it / (chdir, mount --move, chroot: the
 /// classic switch_root; the initramfs is not freed) and executes `/sbin/init`.
-fn switch_root(slot: BootSlot, device: &str) -> Result<Infallible, Fatal> {
+fn switch_root(booted: Booted, device: &str) -> Result<Infallible, Fatal> {
     for (from, to) in MOVED {
         if let Err(e) = sys::mkdir(to).and_then(|()| mount_move(from, to)) {
             say!(
@@ -429,8 +480,8 @@ fn switch_root(slot: BootSlot, device: &str) -> Result<Infallible, Fatal> {
     let init = INIT.to_str().unwrap_or("");
     if let Err(e) = rustix::fs::access(INIT, Access::EXEC_OK) {
         return Err(fatal!(
-            "no {init} to run in slot {slot}'s root file system ({device}): {}; is it a Nanolin \
-             root?",
+            "no {init} to run in the root file system of {booted} ({device}): {}; is it a \
+             Nanolin root?",
             errno_name(e)
         ));
     }
@@ -443,7 +494,7 @@ fn switch_root(slot: BootSlot, device: &str) -> Result<Infallible, Fatal> {
     );
     let e = sys::exec(INIT);
     Err(fatal!(
-        "unable to start {init} from {device} (slot {slot}): {}",
+        "unable to start {init} from {device} ({booted}): {}",
         errno_name(e)
     ))
 }

@@ -4,9 +4,13 @@
 
 use core::ffi::{c_char, CStr};
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use nanolin_init::stage1::COPY_BUFFER_LEN;
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
+use rustix::ioctl::{ioctl, opcode, Getter, Ioctl, IoctlOutput, Opcode, Setter};
 
 // musl's libc.a, self-contained in the Rust target: the start files, execve.
 #[link(name = "c")]
@@ -199,6 +203,12 @@ pub fn read_exact_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> Result<(), Er
 /// Writes all of `bytes` at `offset` (pwrite(2)) and waits until they are on the device
 /// (fsync(2)).
 pub fn write_all_at_synced(fd: &OwnedFd, bytes: &[u8], offset: u64) -> Result<(), Errno> {
+    write_all_at(fd, bytes, offset)?;
+    rustix::fs::fsync(fd)
+}
+
+/// Writes all of `bytes` at `offset` (pwrite(2)); EIO when the device ends first.
+pub fn write_all_at(fd: &OwnedFd, bytes: &[u8], offset: u64) -> Result<(), Errno> {
     let mut done = 0;
     while let Some(rest) = bytes.get(done..).filter(|r| !r.is_empty()) {
         match rustix::io::pwrite(fd, rest, offset + done as u64) {
@@ -208,7 +218,7 @@ pub fn write_all_at_synced(fd: &OwnedFd, bytes: &[u8], offset: u64) -> Result<()
             Err(e) => return Err(e),
         }
     }
-    rustix::fs::fsync(fd)
+    Ok(())
 }
 
 /// Creates the folder `path` (mkdir(2), mode 0755); one that exists is fine.
@@ -240,4 +250,151 @@ pub fn mkdir_all(path: &str) -> Result<(), Errno> {
         mkdir(path.get(..at).unwrap_or(path))?;
     }
     mkdir(path)
+}
+
+/// Flushes every write and powers the machine off (reboot(2), RB_POWER_OFF). PID 1 must not
+/// exit, so should that fail, it waits for ever.
+pub fn power_off() -> ! {
+    rustix::fs::sync();
+    let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
+    loop {
+        sleep_ms(60_000);
+    }
+}
+
+/// `BLKGETSIZE64` (linux/fs.h): a block device's size in bytes. The opcode encodes `size_t`,
+/// as the C header's `_IOR(0x12, 114, size_t)` does; the kernel writes 64 bits.
+const BLKGETSIZE64: Opcode = opcode::read::<usize>(0x12, 114);
+
+/// `BLKZEROOUT` (linux/fs.h): zeroes a byte range of a block device, by the device's own
+/// write-zeroes command where it has one.
+const BLKZEROOUT: Opcode = opcode::none(0x12, 127);
+
+/// `LOOP_CTL_GET_FREE` (linux/loop.h), on /dev/loop-control: the number of a free loop
+/// device, made if need be.
+const LOOP_CTL_GET_FREE: Opcode = opcode::none(0x4C, 0x82);
+
+/// `LOOP_CONFIGURE` (linux/loop.h, Linux 5.8): attaches a file to a loop device with its
+/// settings in one call.
+const LOOP_CONFIGURE: Opcode = opcode::none(0x4C, 0x0A);
+
+/// `LO_FLAGS_READ_ONLY`: the loop device refuses writes.
+const LO_FLAGS_READ_ONLY: u32 = 1;
+
+/// `struct loop_info64` (linux/loop.h).
+#[repr(C)]
+struct LoopInfo64 {
+    device: u64,
+    inode: u64,
+    rdevice: u64,
+    offset: u64,
+    size_limit: u64,
+    number: u32,
+    encrypt_type: u32,
+    encrypt_key_size: u32,
+    flags: u32,
+    file_name: [u8; 64],
+    crypt_name: [u8; 64],
+    encrypt_key: [u8; 32],
+    init: [u64; 2],
+}
+
+/// `struct loop_config` (linux/loop.h): what `LOOP_CONFIGURE` reads.
+#[repr(C)]
+struct LoopConfig {
+    fd: u32,
+    block_size: u32,
+    info: LoopInfo64,
+    reserved: [u64; 8],
+}
+
+// The kernel's sizes of the two structures.
+const _: () = assert!(core::mem::size_of::<LoopInfo64>() == 232);
+const _: () = assert!(core::mem::size_of::<LoopConfig>() == 304);
+
+/// An ioctl whose answer is its return value, with no argument.
+struct Returns<const OPCODE: Opcode>;
+
+// SAFETY: the ioctls named with it take no argument and touch no user memory; the output is
+// the return value.
+unsafe impl<const OPCODE: Opcode> Ioctl for Returns<OPCODE> {
+    type Output = IoctlOutput;
+    const IS_MUTATING: bool = false;
+    fn opcode(&self) -> Opcode {
+        OPCODE
+    }
+    fn as_ptr(&mut self) -> *mut core::ffi::c_void {
+        core::ptr::null_mut()
+    }
+    unsafe fn output_from_ptr(
+        out: IoctlOutput,
+        _: *mut core::ffi::c_void,
+    ) -> Result<IoctlOutput, Errno> {
+        Ok(out)
+    }
+}
+
+/// The size of the block device open as `fd`, in bytes (ioctl(2) `BLKGETSIZE64`).
+pub fn block_device_size(fd: &OwnedFd) -> Result<u64, Errno> {
+    // SAFETY: BLKGETSIZE64 writes one u64 through its argument.
+    unsafe { ioctl(fd, Getter::<BLKGETSIZE64, u64>::new()) }
+}
+
+/// Zeroes `len` bytes of the block device open as `fd` from `offset` (ioctl(2)
+/// `BLKZEROOUT`); both must be multiples of its logical block size. ENOTTY or EOPNOTSUPP
+/// where the device cannot.
+pub fn zero_out(fd: &OwnedFd, offset: u64, len: u64) -> Result<(), Errno> {
+    // SAFETY: BLKZEROOUT reads two u64 (start, length) through its argument.
+    unsafe { ioctl(fd, Setter::<BLKZEROOUT, [u64; 2]>::new([offset, len])) }
+}
+
+/// The number of a free loop device (ioctl(2) `LOOP_CTL_GET_FREE` on /dev/loop-control).
+pub fn loop_get_free(control: &OwnedFd) -> Result<u32, Errno> {
+    // SAFETY: LOOP_CTL_GET_FREE takes no argument and returns the number.
+    let n = unsafe { ioctl(control, Returns::<LOOP_CTL_GET_FREE>) }?;
+    u32::try_from(n).map_err(|_| Errno::INVAL)
+}
+
+/// Attaches `file` to the loop device open as `device`, read-only (ioctl(2)
+/// `LOOP_CONFIGURE`). Not `LO_FLAGS_AUTOCLEAR`: closing `device` before the mount opens the
+/// loop device would detach it again.
+pub fn loop_attach_read_only(device: &OwnedFd, file: &OwnedFd) -> Result<(), Errno> {
+    let config = LoopConfig {
+        fd: u32::try_from(file.as_raw_fd()).map_err(|_| Errno::BADF)?,
+        block_size: 0,
+        info: LoopInfo64 {
+            device: 0,
+            inode: 0,
+            rdevice: 0,
+            offset: 0,
+            size_limit: 0,
+            number: 0,
+            encrypt_type: 0,
+            encrypt_key_size: 0,
+            flags: LO_FLAGS_READ_ONLY,
+            file_name: [0; 64],
+            crypt_name: [0; 64],
+            encrypt_key: [0; 32],
+            init: [0; 2],
+        },
+        reserved: [0; 8],
+    };
+    // SAFETY: LOOP_CONFIGURE reads one struct loop_config, laid out as the kernel's (sizes
+    // checked above), through its argument.
+    unsafe { ioctl(device, Setter::<LOOP_CONFIGURE, LoopConfig>::new(config)) }
+}
+
+/// The installer's copy buffer, [`COPY_BUFFER_LEN`] bytes, handed out once: a static, so
+/// stage1 needs no allocator and no large stack.
+///
+/// [`COPY_BUFFER_LEN`]: nanolin_init::stage1::COPY_BUFFER_LEN
+pub fn copy_buffer() -> Option<&'static mut [u8]> {
+    static mut BUFFER: [u8; COPY_BUFFER_LEN] = [0; COPY_BUFFER_LEN];
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    if TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: TAKEN lets this line run once, so the one mutable reference to BUFFER is never
+    // aliased.
+    Some(unsafe { &mut *core::ptr::addr_of_mut!(BUFFER) })
 }
