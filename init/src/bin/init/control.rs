@@ -11,7 +11,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
-use crate::say::Line;
+use crate::say::{Dec, Line};
 use crate::sys::{self, Args};
 
 /// Where the control socket lives unless `--control PATH` says otherwise.
@@ -151,17 +151,23 @@ pub fn describe(table: &ServiceTable, sup: &Supervisor, id: u16, line: &mut Line
         State::Waiting => write!(line, "waiting for its dependencies"),
         State::Starting { pid, since } => write!(
             line,
-            "starting (pid {pid}, {} ms)",
-            now.saturating_sub(since)
+            "starting (pid {}, {} ms)",
+            Dec::from(pid),
+            Dec::from(now.saturating_sub(since))
         ),
         State::Up { pid, since } => write!(
             line,
-            "up (pid {pid}, {} s)",
-            now.saturating_sub(since) / 1000
+            "up (pid {}, {} s)",
+            Dec::from(pid),
+            Dec::from(now.saturating_sub(since) / 1000)
         ),
         State::Done => write!(line, "done"),
-        State::Backoff { until } => write!(line, "restarting in {} ms", until.saturating_sub(now)),
-        State::Stopping { pid, .. } => write!(line, "stopping (pid {pid})"),
+        State::Backoff { until } => write!(
+            line,
+            "restarting in {} ms",
+            Dec::from(until.saturating_sub(now))
+        ),
+        State::Stopping { pid, .. } => write!(line, "stopping (pid {})", Dec::from(pid)),
         State::Stopped => write!(line, "stopped"),
         State::Failed(Failure::Exited(status)) => write!(line, "failed: {}", Status(status)),
         State::Failed(Failure::CrashLoop(status)) => write!(
@@ -199,8 +205,8 @@ pub struct Status(pub ExitStatus);
 impl core::fmt::Display for Status {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            ExitStatus::Code(code) => write!(f, "exit status {code}"),
-            ExitStatus::Signal(signal) => write!(f, "killed by signal {signal}"),
+            ExitStatus::Code(code) => write!(f, "exit status {}", Dec::from(code)),
+            ExitStatus::Signal(signal) => write!(f, "killed by signal {}", Dec::from(signal)),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `init`: Nanolin's PID 1, a static binary with no Rust standard library and no allocator.
 //!
-//! musl's start files call `main`; from there everything goes through rustix (and, for fork,
-//! exec and signalfd, musl). The binary only sets up, spawns, reaps and supervises; every
-//! decision is made by the `nanolin_init` library.
+//! musl's start files call `main`; from there everything goes through rustix (and, for the
+//! clone system call, exec and signalfd, musl). The binary only sets up, spawns, reaps and
+//! supervises; every decision is made by the `nanolin_init` library.
 //!
 //! - `init [--services DIR] [--control SOCKET]`: supervise the services in DIR (as PID 1, after
 //!   the early mounts);

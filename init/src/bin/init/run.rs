@@ -17,7 +17,7 @@ use rustix::process::{Pid, Signal, WaitOptions};
 
 use crate::boot;
 use crate::control::{self, Ending, Reply, Request};
-use crate::say::{say, Line};
+use crate::say::{say, Dec, Line};
 use crate::spawn::{self, SpawnError};
 use crate::sys::{self, Args, SignalSet};
 
@@ -257,7 +257,12 @@ pub fn main(args: Args) -> i32 {
                             libc::SIGUSR2 => begin_shutdown(init, &mut ending, Ending::PowerOff),
                             libc::SIGHUP if ending.is_none() => {
                                 let (a, c, r) = load(init, services);
-                                say!("reloaded: {a} added, {c} changed, {r} removed");
+                                say!(
+                                    "reloaded: {} added, {} changed, {} removed",
+                                    Dec::from(a),
+                                    Dec::from(c),
+                                    Dec::from(r)
+                                );
                             }
                             _ => {}
                         }
@@ -444,11 +449,12 @@ fn reexec_self(init: &mut Init, control: &str) {
         let mut line = Line::new();
         let _ = write!(
             line,
-            "{} {pid} {} {} {}",
+            "{} {} {} {} {}",
             init.table.name(id),
-            u8::from(up),
-            output - 1,
-            ready - 1
+            Dec::from(pid),
+            if up { "1" } else { "0" },
+            Dec::from(output - 1),
+            Dec::from(ready - 1)
         );
         line.send(file.as_fd());
     }
@@ -514,7 +520,7 @@ fn adopt_services(init: &mut Init, epoll_fd: &OwnedFd, path: &str) {
         adopted += 1;
     }
     let _ = rustix::fs::unlink(path);
-    say!("took over {adopted} running services");
+    say!("took over {} running services", Dec::from(adopted));
 }
 
 /// The panic handler's way out: re-execute with every service kept, if init got that far.
@@ -781,7 +787,7 @@ fn reap(init: &mut Init, kmsg: Option<&OwnedFd>) {
             State::Backoff { .. } | State::Waiting => {
                 say!(
                     "{name} ended ({how}); restarting in {} ms",
-                    delay.unwrap_or(0)
+                    Dec::from(delay.unwrap_or(0))
                 )
             }
             State::Failed(Failure::CrashLoop(_)) => {
@@ -858,7 +864,13 @@ fn answer(
         Request::Reload => {
             let (a, c, r) = load(init, services);
             let mut line = Line::new();
-            let _ = write!(line, "reloaded: {a} added, {c} changed, {r} removed");
+            let _ = write!(
+                line,
+                "reloaded: {} added, {} changed, {} removed",
+                Dec::from(a),
+                Dec::from(c),
+                Dec::from(r)
+            );
             reply.line(&mut line);
             return 0;
         }
