@@ -53,7 +53,7 @@
 //! file and imports them (`env import -c ADDR SIZE VARS`), and where it would `saveenv` it
 //! exports them back (`env export -c -s SIZE`) and rewrites the file (`fatwrite`). U-Boot's
 //! own environment is never saved. The agent reads and writes the file as it does any
-//! single-copy environment (`uboot_env="/boot/FILE 0x0 SIZE"`), and so does `fw_printenv`.
+//! single-copy environment (`uboot_env="/boot/firmware/FILE 0x0 SIZE"`), and so does `fw_printenv`.
 //!
 //! ## GRUB
 //!

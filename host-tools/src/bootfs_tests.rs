@@ -181,8 +181,8 @@ fn an_imported_state_is_loaded_from_its_file_and_written_back_by_the_script() {
     assert_eq!(exports.len(), 2, "{text}");
     assert!(exports.iter().all(|i| lines[i + 1] == write), "{text}");
     assert!(!text.contains("saveenv"), "{text}");
-    assert!(text.contains("setenv nanolin_root /dev/mmcblk0p4"));
-    assert!(text.contains("setenv nanolin_root /dev/mmcblk0p5"));
+    assert!(text.contains("setenv nanolin_root /dev/mmcblk1p4"));
+    assert!(text.contains("setenv nanolin_root /dev/mmcblk1p5"));
     // The other U-Boot boards keep U-Boot's own environment.
     for name in ["raspberrypi4", "beaglebone-black"] {
         let other = uboot_script(&board(name));

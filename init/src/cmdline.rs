@@ -7,7 +7,9 @@
 //! | `nanolin.watchdog=DEVICE` | hardware watchdog to pet | none |
 //!
 //! Words without the `nanolin.` prefix belong to the kernel or other programs and are
-//! ignored; so are unknown `nanolin.` options, reported by name so a typo shows.
+//! ignored, as are stage1's options (`nanolin.slot=`, `nanolin.live=`, `nanolin.install=`,
+//! read in the initramfs before init runs); so are unknown `nanolin.` options, reported by
+//! name so a typo shows.
 
 /// init's options, borrowed from the command line text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +34,7 @@ impl<'a> BootOptions<'a> {
                 Some(("services", v)) if !v.is_empty() => options.services = Some(v),
                 Some(("modules", v)) if !v.is_empty() => options.modules = Some(v),
                 Some(("watchdog", v)) if !v.is_empty() => options.watchdog = Some(v),
+                Some(("slot" | "live" | "install", _)) => {}
                 _ => unknown(word),
             }
         }

@@ -17,6 +17,17 @@ fn reads_our_options_and_names_unknown_ones() {
 }
 
 #[test]
+fn leaves_stage1_options_to_stage1_without_a_word() {
+    let mut unknown = Vec::new();
+    let options = BootOptions::parse(
+        "nanolin.slot=A nanolin.live=NANOLIN_R26 nanolin.install=auto nanolin.slt=B",
+        |w| unknown.push(w),
+    );
+    assert_eq!(options, BootOptions::default());
+    assert_eq!(unknown, ["nanolin.slt=B"]);
+}
+
+#[test]
 fn lists_modules() {
     let list = "# storage\nkernel/fs/squashfs/squashfs.ko\n\n  /abs/overlay.ko  \n";
     assert_eq!(

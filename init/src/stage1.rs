@@ -36,6 +36,7 @@
 //! slot_a=/dev/vda2
 //! slot_b=/dev/vda3
 //! data=/dev/vda4              # optional (empty or left out: no /data)
+//! bootfs=/dev/vda1            # optional: the FAT boot partition holding the boot state file
 //! tries=3                     # what both slots get back when neither has tries left
 //! ```
 
@@ -110,6 +111,15 @@ pub const NEWROOT_DATA_STATE: &str = "/sysroot/data/nanolin";
 
 /// Where the agent keeps its state in the new root: a bind of [`NEWROOT_DATA_STATE`].
 pub const NEWROOT_STATE: &str = "/sysroot/var/lib/nanolin";
+
+/// Where the boot partition's FAT file system is mounted in the new root, on boards whose
+/// bootloader keeps its state in a file there (GRUB's `grubenv` on the ESP, U-Boot's
+/// `uboot.env`): the agent reads and writes that file under [`BOOTFS`]. Not `/boot`, which
+/// holds the slot's own kernel and initramfs (for kexec).
+pub const NEWROOT_BOOTFS: &str = "/sysroot/boot/firmware";
+
+/// [`NEWROOT_BOOTFS`] as the booted system sees it.
+pub const BOOTFS: &str = "/boot/firmware";
 
 /// The early mounts moved into the new root: (in the initramfs, in the new root).
 pub const MOVED: [(&str, &str); 4] = [
@@ -245,6 +255,9 @@ pub struct BootConf {
     pub slot_b: Device,
     /// `data=`: the data partition, when the board has one.
     pub data: Option<Device>,
+    /// `bootfs=`: the boot partition to mount on [`NEWROOT_BOOTFS`], when the boot state is a
+    /// file in it.
+    pub bootfs: Option<Device>,
     /// `tries=`: what both slots get back when neither has tries left.
     pub tries: u8,
 }
@@ -264,6 +277,7 @@ impl BootConf {
         let mut slot_a = None;
         let mut slot_b = None;
         let mut data = None;
+        let mut bootfs = None;
         let mut tries = DEFAULT_TRIES;
         for item in Parser::new(text) {
             let assignment = match item.map_err(ConfError::Syntax)? {
@@ -278,6 +292,7 @@ impl BootConf {
                 "slot_a" => ("slot_a", EXPECT_PATH),
                 "slot_b" => ("slot_b", EXPECT_PATH),
                 "data" => ("data", EXPECT_PATH),
+                "bootfs" => ("bootfs", EXPECT_PATH),
                 "tries" => ("tries", EXPECT_TRIES),
                 other => {
                     unknown(other, position);
@@ -304,6 +319,7 @@ impl BootConf {
                     "slot_a" => slot_a = None,
                     "slot_b" => slot_b = None,
                     "data" => data = None,
+                    "bootfs" => bootfs = None,
                     _ => tries = DEFAULT_TRIES,
                 }
                 continue;
@@ -324,6 +340,7 @@ impl BootConf {
                         "bootstate_path" => state_device = Some(device),
                         "slot_a" => slot_a = Some(device),
                         "slot_b" => slot_b = Some(device),
+                        "bootfs" => bootfs = Some(device),
                         _ => data = Some(device),
                     }
                 }
@@ -346,6 +363,7 @@ impl BootConf {
             slot_a: slot_a.ok_or(ConfError::Missing { name: "slot_a" })?,
             slot_b: slot_b.ok_or(ConfError::Missing { name: "slot_b" })?,
             data,
+            bootfs,
             tries,
         })
     }

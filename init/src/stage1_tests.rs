@@ -16,6 +16,14 @@ data=/dev/vda4
 tries=3
 ";
 
+const GRUB: &str = "\
+bootstate=grub
+slot_a=/dev/vda2
+slot_b=/dev/vda3
+data=/dev/vda4
+bootfs=/dev/vda1
+";
+
 fn conf(text: &str) -> BootConf {
     BootConf::parse(text, |name, _| panic!("unknown {name}")).unwrap()
 }
@@ -44,6 +52,7 @@ fn reads_the_native_boot_conf() {
     assert_eq!(c.slot_device(BootSlot::A), "/dev/vda2");
     assert_eq!(c.slot_device(BootSlot::B), "/dev/vda3");
     assert_eq!(c.data.as_deref(), Some("/dev/vda4"));
+    assert_eq!(c.bootfs, None);
     assert_eq!(c.tries, 3);
     assert_eq!(c.slot_of("/dev/vda3"), Some(BootSlot::B));
     assert_eq!(c.slot_of("/dev/vda4"), None);
@@ -58,8 +67,11 @@ fn boot_conf_defaults_and_bootloader_boards() {
     let c = conf("bootstate=native\nbootstate_path=/dev/mmcblk0\nbootstate_offset=0x100000\nslot_a=/a\nslot_b=/b\n");
     assert_eq!(c.state_offset, 1 << 20);
     // An empty value is no value, as the release build writes it for a board without /data.
-    let c = conf("bootstate=grub\nslot_a=/a\nslot_b=/b\ndata=\ntries=\n");
-    assert_eq!((c.data, c.tries), (None, DEFAULT_TRIES));
+    let c = conf("bootstate=grub\nslot_a=/a\nslot_b=/b\ndata=\ntries=\nbootfs=\n");
+    assert_eq!((c.data, c.bootfs, c.tries), (None, None, DEFAULT_TRIES));
+    // A boot state file: its partition is named, to be mounted for the agent.
+    let c = conf(GRUB);
+    assert_eq!(c.bootfs.as_deref(), Some("/dev/vda1"));
     let e = BootConf::parse("bootstate=grub\nslot_a=\nslot_b=/b\n", |_, _| {}).unwrap_err();
     assert_eq!(e, ConfError::Missing { name: "slot_a" });
 }

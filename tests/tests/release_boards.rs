@@ -375,9 +375,9 @@ fn visionfive2_release_carries_the_spl_and_the_uboot_fit_in_their_gpt_partitions
         .unwrap();
     let conf = String::from_utf8_lossy(&conf.stdout);
     for line in [
-        "uboot_env=\"/boot/uboot.env 0x0 0x10000\"",
-        "slot_a=/dev/mmcblk0p4",
-        "slot_b=/dev/mmcblk0p5",
+        "uboot_env=\"/boot/firmware/uboot.env 0x0 0x10000\"",
+        "slot_a=/dev/mmcblk1p4",
+        "slot_b=/dev/mmcblk1p5",
     ] {
         assert!(conf.lines().any(|l| l == line), "{line} not in:\n{conf}");
     }

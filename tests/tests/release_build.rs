@@ -620,7 +620,8 @@ fn uefi_board_release_boots_live_from_its_iso_and_installs_itself_on_a_disk() {
     .ok();
 
     // The installed disk alone, as the board boots it (`nanolin release run`: OVMF, GRUB
-    // from the ESP): GRUB picks slot A, stage1 mounts it, our init runs the services.
+    // from the ESP): GRUB picks slot A, stage1 mounts it and the ESP, our init runs the
+    // services, and the agent commits the slot in GRUB's environment.
     let log = d.join("installed.console.log");
     let mut run = std::process::Command::new(host_bin("nanolin"));
     run.current_dir(workspace()).args([
@@ -640,7 +641,10 @@ fn uefi_board_release_boots_live_from_its_iso_and_installs_itself_on_a_disk() {
             "nanolin: booting slot A (tries left: A 2, B 3)",
             "Linux version",
             "stage1: root /dev/vda2 (squashfs) mounted",
+            "stage1: boot partition /dev/vda1 (vfat) on /boot/firmware",
             "hello from a Nanolin package",
+            // The health check writes GRUB's environment on the ESP.
+            "commit: slot A committed",
         ],
         BOOT_TIMEOUT,
     );

@@ -284,7 +284,7 @@ fn uboot_imports_the_slot_variables_from_the_boot_partition_and_writes_them_back
     .unwrap_or_else(|e| panic!("{e}"));
 
     // What U-Boot wrote, read by fw_printenv and by the agent's U-Boot store as the board's
-    // agent.conf names it (uboot_env="/boot/uboot.env 0x0 0x10000").
+    // agent.conf names it (uboot_env="/boot/firmware/uboot.env 0x0 0x10000").
     let env = d.join("uboot.env");
     fs::write(
         d.join("fw_env.config"),

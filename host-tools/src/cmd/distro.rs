@@ -296,6 +296,10 @@ fn check_conflicts(packages: &[BuiltPackage]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where stage1 mounts the boot partition on boards whose boot state is a file there
+/// (`BOOTFS` of init/src/stage1.rs): not /boot, which holds each slot's kernel.
+pub const BOOTFS: &str = "/boot/firmware";
+
 /// The agent's configuration for `board`: its slots, where its boot state is, what it trusts
 /// and polls.
 fn agent_conf(distro: &Distro, board: &Board, key_file: &str) -> String {
@@ -314,7 +318,8 @@ fn agent_conf(distro: &Distro, board: &Board, key_file: &str) -> String {
         tries = distro.tries,
     );
     let state = &board.boot_state;
-    // A raw state is read from its device; a file from the boot partition, mounted at /boot.
+    // A raw state is read from its device; a file from the boot partition, which stage1
+    // mounts on /boot/firmware (the release's boot.conf names it: `bootfs=`).
     let (device, offset) = match &state.location {
         StateLocation::Disk { offset } => (board.disk_device.clone(), *offset),
         StateLocation::Partition { role, offset } => {
@@ -323,7 +328,7 @@ fn agent_conf(distro: &Distro, board: &Board, key_file: &str) -> String {
         StateLocation::File { .. } => (String::new(), 0),
     };
     let file_path = match &state.location {
-        StateLocation::File { path, .. } => format!("/boot/{path}"),
+        StateLocation::File { path, .. } => format!("{BOOTFS}/{path}"),
         _ => String::new(),
     };
     match board.bootloader {

@@ -69,8 +69,17 @@ use crate::repo::{sha256_file, Repository, Signer};
 use crate::signing::{signing_time, verify_with_comment};
 
 /// Modules every initramfs loads besides the board's: the root file system (squashfs), the
-/// overlay that makes it writable, the data partition (ext4), the boot partition (vfat).
-pub const FS_MODULES: [&str; 4] = ["squashfs", "overlay", "ext4", "vfat"];
+/// overlay that makes it writable, the data partition (ext4), the boot partition (vfat, and
+/// the character sets it mounts with by default: code page 437 and ASCII, which the kernel
+/// would otherwise ask modprobe for, and the initramfs has none).
+pub const FS_MODULES: [&str; 6] = [
+    "squashfs",
+    "overlay",
+    "ext4",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+];
 
 /// The file in the initramfs listing the modules to load, in order, one path relative to
 /// `/lib/modules/RELEASE/` a line.
@@ -1087,6 +1096,10 @@ pub fn boot_conf(board: &Board, tries: u32) -> String {
         device(Role::RootB),
         device(Role::Data)
     );
+    // A boot state file: stage1 mounts its partition for the agent (see distro::BOOTFS).
+    if let StateLocation::File { role, .. } = &board.boot_state.location {
+        let _ = writeln!(text, "bootfs={}", device(*role));
+    }
     text
 }
 

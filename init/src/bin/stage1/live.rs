@@ -174,9 +174,10 @@ pub fn attach_root_image() -> Result<Device, Fatal> {
     Ok(device)
 }
 
-/// Installs the release from the live medium `volume_id` onto `target`: writes the blocks of
-/// the medium's ranges file, each range checked against its SHA-256 as it is copied, syncs,
-/// and powers off. Returns only when it cannot go on, its reason said.
+/// Installs the release from the live medium `volume_id` onto `target`: reads every range of
+/// the medium's ranges file and checks it against its SHA-256 before a byte reaches the disk
+/// (a damaged medium leaves the disk as it was), then writes the blocks, each range checked
+/// again as it is copied, syncs, and powers off. Returns only when it cannot go on, its reason said.
 pub fn install(volume_id: &str, target: Result<Target<'_>, &str>) -> Result<Infallible, Fatal> {
     let target = target.map_err(|typed| {
         fatal!(
@@ -220,13 +221,18 @@ pub fn install(volume_id: &str, target: Result<Target<'_>, &str>) -> Result<Infa
         medium.device
     );
     let start = sys::now_ms();
-    let mut progress = Progress {
-        total: ranges.written_bytes(),
-        done: 0,
-        shown: 0,
-    };
+    let file_bytes = ranges
+        .ranges()
+        .filter(|r| !matches!(r.source, Source::Zeros))
+        .map(|r| r.len(&header))
+        .fold(0u64, u64::saturating_add);
+    let mut progress = Progress::new("checking the medium", file_bytes);
     for range in ranges.ranges() {
-        write_range(&disk, device, &range, &header, buf, &mut progress)?;
+        copy_range(None, device, &range, &header, buf, &mut progress)?;
+    }
+    let mut progress = Progress::new("installing", ranges.written_bytes());
+    for range in ranges.ranges() {
+        copy_range(Some(&disk), device, &range, &header, buf, &mut progress)?;
     }
     rustix::fs::fsync(&disk).map_err(|e| fatal!("unable to flush {device}: {}", errno_name(e)))?;
     let ms = sys::now_ms().saturating_sub(start);
@@ -240,21 +246,32 @@ pub fn install(volume_id: &str, target: Result<Target<'_>, &str>) -> Result<Infa
     sys::power_off()
 }
 
-/// What has been written, and the last tenth shown.
+/// What has been read or written, and the last tenth shown.
 struct Progress {
+    what: &'static str,
     total: u64,
     done: u64,
     shown: u64,
 }
 
 impl Progress {
+    fn new(what: &'static str, total: u64) -> Self {
+        Progress {
+            what,
+            total,
+            done: 0,
+            shown: 0,
+        }
+    }
+
     fn advance(&mut self, bytes: u64) {
         self.done = self.done.saturating_add(bytes);
         let now = tenths(self.done, self.total);
         if now > self.shown {
             self.shown = now;
             say!(
-                "installing: {}% ({} of {} MiB)",
+                "{}: {}% ({} of {} MiB)",
+                self.what,
                 now * 10,
                 self.done / MIB,
                 self.total / MIB
@@ -264,9 +281,9 @@ impl Progress {
 }
 
 /// Writes one range onto `disk`: zeros, or the bytes of its file on the medium, checked
-/// against the range's SHA-256.
-fn write_range(
-    disk: &OwnedFd,
+/// against the range's SHA-256. Without a disk, only reads and checks a file's range.
+fn copy_range(
+    disk: Option<&OwnedFd>,
     device: &str,
     range: &Range<'_>,
     header: &nanolin_core::disk_ranges::Header,
@@ -281,15 +298,19 @@ fn write_range(
             errno_name(e)
         )
     };
-    let (path, offset, sha256) = match range.source {
-        Source::Zeros => {
+    let (path, offset, sha256) = match (range.source, disk) {
+        (Source::Zeros, None) => return Ok(()),
+        (Source::Zeros, Some(disk)) => {
             return write_zeros(disk, at, len, buf, progress).map_err(|(o, e)| write_failed(o, e))
         }
-        Source::File {
-            path,
-            offset,
-            sha256,
-        } => (path, offset, sha256),
+        (
+            Source::File {
+                path,
+                offset,
+                sha256,
+            },
+            _,
+        ) => (path, offset, sha256),
     };
     let file = on_medium(path);
     let file = file.as_str();
@@ -316,16 +337,23 @@ fn write_range(
             )
         })?;
         hasher.update(&*chunk);
-        sys::write_all_at(disk, chunk, at + done).map_err(|e| write_failed(at + done, e))?;
+        if let Some(disk) = disk {
+            sys::write_all_at(disk, chunk, at + done).map_err(|e| write_failed(at + done, e))?;
+        }
         done += n as u64;
         progress.advance(n as u64);
     }
     if <[u8; 32]>::from(hasher.finalize()) != sha256 {
         return Err(fatal!(
             "blocks {} to {} read from {file} do not match their SHA-256: the medium gave bad \
-             bytes (write the ISO again, or use another medium); {device} is left incomplete",
+             bytes (write the ISO again, or use another medium); {device} is {}",
             range.first_block,
-            range.first_block + range.block_count - 1
+            range.first_block + range.block_count - 1,
+            if disk.is_some() {
+                "left incomplete"
+            } else {
+                "untouched"
+            }
         ));
     }
     Ok(())

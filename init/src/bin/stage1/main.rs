@@ -24,10 +24,11 @@ use nanolin_core::boot_record::REGION_LEN;
 use nanolin_core::boot_state::BootSlot;
 use nanolin_init::cmdline::module_lines;
 use nanolin_init::stage1::{
-    self, slot_file_text, slot_key, BootConf, Device, KernelArgs, Plan, TriesLeft, BOOT_CONF,
-    BOOT_CONF_MAX_LEN, CMDLINE_MAX_LEN, DEVICE_WAIT_MS, INIT, LIVE_SLOT_FILE_TEXT, LOWER, MODULES,
-    MODULES_MAX_LEN, MOVED, NEWROOT, NEWROOT_DATA, NEWROOT_DATA_STATE, NEWROOT_STATE, OVERLAY_DIR,
-    OVERLAY_OPTIONS, REBOOT_DELAY_MS, RUN_DIR, SLOT_FILE, UPPER, WORK,
+    self, slot_file_text, slot_key, BootConf, Device, KernelArgs, Plan, TriesLeft, BOOTFS,
+    BOOT_CONF, BOOT_CONF_MAX_LEN, CMDLINE_MAX_LEN, DEVICE_WAIT_MS, INIT, LIVE_SLOT_FILE_TEXT,
+    LOWER, MODULES, MODULES_MAX_LEN, MOVED, NEWROOT, NEWROOT_BOOTFS, NEWROOT_DATA,
+    NEWROOT_DATA_STATE, NEWROOT_STATE, OVERLAY_DIR, OVERLAY_OPTIONS, REBOOT_DELAY_MS, RUN_DIR,
+    SLOT_FILE, UPPER, WORK,
 };
 use rustix::fd::AsFd;
 use rustix::fs::{Access, Mode, OFlags};
@@ -139,7 +140,10 @@ fn boot() -> Result<Infallible, Fatal> {
     };
     mount_root(booted, device)?;
     match booted {
-        Booted::Slot(_) => mount_data(&conf),
+        Booted::Slot(_) => {
+            mount_data(&conf);
+            mount_bootfs(&conf);
+        }
         Booted::Live => {
             say!("live system: no data partition; /var/lib/nanolin is lost at power-off")
         }
@@ -424,6 +428,34 @@ fn mount_data(conf: &BootConf) {
         Err(e) => say!(
             "unable to bind /data/nanolin on /var/lib/nanolin: {}; the agent's state is lost at \
              reboot",
+            errno_name(e)
+        ),
+    }
+}
+
+/// Mounts the boot partition's FAT file system on [`BOOTFS`] when the boot state is a
+/// file in it, for the agent to read and write. Without it the agent cannot commit, and the
+/// bootloader falls back once the tries run out: say so.
+fn mount_bootfs(conf: &BootConf) {
+    let Some(device) = conf.bootfs.as_deref() else {
+        return;
+    };
+    let mounted = sys::wait_for(device, DEVICE_WAIT_MS)
+        .and_then(|_| sys::mkdir_all(NEWROOT_BOOTFS))
+        .and_then(|()| {
+            mount(
+                device,
+                NEWROOT_BOOTFS,
+                "vfat",
+                MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                None,
+            )
+        });
+    match mounted {
+        Ok(()) => say!("boot partition {device} (vfat) on {BOOTFS}"),
+        Err(e) => say!(
+            "unable to mount the boot partition {device} (vfat) on {BOOTFS}: {}; the agent \
+             cannot reach the boot state, so no boot will be committed",
             errno_name(e)
         ),
     }
