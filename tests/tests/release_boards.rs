@@ -26,7 +26,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::qemu::boot_until;
-use common::{board, disk_bytes, find, host_bin, peer, run_in, run_in_env, workspace};
+use common::{
+    board, disk_bytes, fat_copy_out, find, host_bin, peer, run_in, run_in_env, workspace,
+};
 use nanolin_host::board::{Board, Role};
 use nanolin_host::fetch::SourceCache;
 use nanolin_host::kernel::{pinned_deb, Kernel};
@@ -335,18 +337,7 @@ fn visionfive2_release_carries_the_spl_and_the_uboot_fit_in_their_gpt_partitions
     // U-Boot's own environment is in the QSPI flash), as fw_printenv reads them.
     let part = boot_partition(d, &disk, &b);
     let env = d.join("uboot.env");
-    run_in(
-        d,
-        &peer("mcopy", "mtools"),
-        &[
-            "-i",
-            part.to_str().unwrap(),
-            "::/uboot.env",
-            env.to_str().unwrap(),
-        ],
-        "",
-    )
-    .ok();
+    fat_copy_out(d, &part, "::/uboot.env", &env);
     assert_eq!(fs::metadata(&env).unwrap().len(), 0x10000);
     fs::write(
         d.join("fw_env.config"),
@@ -477,18 +468,7 @@ fn raspberrypi4_boot_partition_has_the_firmware_its_config_and_uboot() {
         );
     }
     let config = d.join("config.txt");
-    run_in(
-        d,
-        &peer("mcopy", "mtools"),
-        &[
-            "-i",
-            part.to_str().unwrap(),
-            "::/config.txt",
-            config.to_str().unwrap(),
-        ],
-        "",
-    )
-    .ok();
+    fat_copy_out(d, &part, "::/config.txt", &config);
     let config = fs::read_to_string(config).unwrap();
     for line in [
         "arm_64bit=1",

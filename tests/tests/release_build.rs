@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use common::qemu::boot_until;
-use common::{board, disk_bytes, find, host_bin, peer, run_in, run_in_env, workspace};
+use common::{
+    board, disk_bytes, fat_copy_out, find, host_bin, peer, run_in, run_in_env, workspace,
+};
 use nanolin_host::board::{Board, Role};
 
 const EPOCH: &str = "1790000000";
@@ -380,18 +382,7 @@ fn uboot_board_release_has_the_script_and_environment_on_its_boot_partition() {
         );
     }
     let env = d.join("uboot.env");
-    run_in(
-        d,
-        &peer("mcopy", "mtools"),
-        &[
-            "-i",
-            part.to_str().unwrap(),
-            "::/uboot.env",
-            env.to_str().unwrap(),
-        ],
-        "",
-    )
-    .ok();
+    fat_copy_out(d, &part, "::/uboot.env", &env);
     fs::write(
         d.join("fw_env.config"),
         format!("{} 0x0 0x4000\n", env.display()),

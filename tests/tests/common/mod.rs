@@ -212,6 +212,19 @@ pub fn package_store() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-store")
 }
 
+/// Copies the file `name` (`::/uboot.env`) out of the FAT file system `image` into `to`
+/// (mtools' `mcopy`).
+#[allow(dead_code)]
+pub fn fat_copy_out(dir: &Path, image: &Path, name: &str, to: &Path) {
+    run_in(
+        dir,
+        &peer("mcopy", "mtools"),
+        &["-i", image.to_str().unwrap(), name, to.to_str().unwrap()],
+        "",
+    )
+    .ok();
+}
+
 /// The file of `files` whose name ends in `suffix`.
 pub fn find(files: &[PathBuf], suffix: &str) -> PathBuf {
     files
