@@ -9,7 +9,8 @@
 # missing). Each target fuzzes a scratch copy of its seeds in fuzz/corpus/, so the repository is
 # not changed; a crash is kept under fuzz/artifacts/<target>/ (ignored by git).
 #
-# Prints one line per target, then `N passed, N failed`.
+# Runs FUZZ_JOBS targets at once (default: the number of cores). Prints one line per target,
+# then `N passed, N failed`.
 # Exit status: 0 no target failed, 1 a target found a crash, 2 usage error, 3 build or
 # install failure.
 set -euo pipefail
@@ -72,35 +73,54 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/nanolin-fuzz.XXXXXX")
 keep_scratch=false
 trap 'rm -f "$build_log"; $keep_scratch || rm -rf "$scratch"' EXIT
 
-passed=0
-failed=0
-for target in "${targets[@]}"; do
-    corpus=$scratch/corpus/$target
-    log=$scratch/$target.log
-    artifacts=$fuzz_dir/artifacts/$target
+# One target: fuzzes it, prints its line, and leaves its exit status in $scratch/TARGET.status.
+fuzz_target() {
+    local target=$1 corpus=$scratch/corpus/$1 log=$scratch/$1.log artifacts=$fuzz_dir/artifacts/$1
+    local status=0 runs cov artifact
     mkdir -p "$corpus" "$artifacts"
     cp "$fuzz_dir/corpus/$target"/seed-* "$corpus"/
-    status=0
     cargo fuzz run -a -s "$sanitizer" "$target" "$corpus" -- \
         -max_total_time="$seconds" -max_len="${max_len[$target]}" -timeout=10 \
         -artifact_prefix="$artifacts/" -print_final_stats=1 \
         >"$log" 2>&1 </dev/null || status=$?
+    echo "$status" >"$scratch/$target.status"
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2 || true)
     if [[ $status -eq 0 ]]; then
-        passed=$((passed + 1))
         echo "fuzz: $target: passed (${runs:-?} runs in ${seconds}s, coverage ${cov:-?}, corpus $(ls "$corpus" | wc -l) inputs)"
+        return
+    fi
+    artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+    {
+        echo "fuzz: $target: FAILED (exit $status): ${artifact:-no artifact written}; log $log"
+        # The panic message or sanitizer report, and how to reproduce.
+        grep -A 3 -E 'panicked at|ERROR: (AddressSanitizer|libFuzzer)' "$log" | head -n 12 | sed 's/^/    /' || true
+        if [[ -n $artifact ]]; then
+            echo "    input (hex): $(od -An -tx1 -v "$artifact" | tr -d ' \n' | head -c 2000)"
+            echo "    reproduce: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -a -s $sanitizer $target $artifact"
+        fi
+    } >&2
+}
+
+# libFuzzer runs one process per target: as many targets run at once as there are cores
+# (FUZZ_JOBS), each for its full time.
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+for target in "${targets[@]}"; do
+    while [[ $(jobs -rp | wc -l) -ge $jobs_max ]]; do
+        wait -n || true
+    done
+    fuzz_target "$target" &
+done
+wait
+
+passed=0
+failed=0
+for target in "${targets[@]}"; do
+    if [[ $(cat "$scratch/$target.status" 2>/dev/null) == 0 ]]; then
+        passed=$((passed + 1))
     else
         failed=$((failed + 1))
         keep_scratch=true
-        artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-        echo "fuzz: $target: FAILED (exit $status): ${artifact:-no artifact written}; log $log"
-        # The panic message or sanitizer report, and how to reproduce.
-        grep -A 3 -E 'panicked at|ERROR: (AddressSanitizer|libFuzzer)' "$log" | head -n 12 | sed 's/^/    /' >&2 || true
-        if [[ -n $artifact ]]; then
-            echo "    input (hex): $(od -An -tx1 -v "$artifact" | tr -d ' \n' | head -c 2000)" >&2
-            echo "    reproduce: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -a -s $sanitizer $target $artifact" >&2
-        fi
     fi
 done
 

@@ -669,7 +669,27 @@ fn armv7_release_keeps_a_redundant_uboot_environment_in_raw_sectors() {
     let b = board("beaglebone-black");
     let disk = find(&out, ".disk.img");
     check_table(&disk, &b);
-    check_root(&disk, &b, &find(&out, &format!("{VERSION}.img")));
+    let root = find(&out, &format!("{VERSION}.img"));
+    check_root(&disk, &b, &root);
+    // The board's agent (built by its package for armv7, glibc linked in statically) starts
+    // and says its version, under qemu-user: no armv7 board boots here.
+    let agent = d.join("nanolin-agent");
+    let extracted = std::process::Command::new(peer("unsquashfs", "squashfs-tools"))
+        .args(["-cat", root.to_str().unwrap(), "usr/bin/nanolin-agent"])
+        .output()
+        .unwrap();
+    assert!(extracted.status.success(), "no usr/bin/nanolin-agent");
+    fs::write(&agent, &extracted.stdout).unwrap();
+    fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let version = run_in(
+        d,
+        &peer("qemu-arm-static", "qemu-user-static"),
+        &[agent.to_str().unwrap(), "--version"],
+        "",
+    )
+    .ok()
+    .stdout;
+    assert!(version.starts_with("nanolin-agent "), "{version}");
     // Both copies of the environment between the GPT and the first partition, as the board
     // file says (0x260000, 128 KiB each): fw_printenv reads them from the image.
     fs::write(
