@@ -530,15 +530,21 @@ fn uefi_board_release_boots_live_from_its_iso_and_installs_itself_on_a_disk() {
     }
     eprintln!("iso: {} bytes", fs::metadata(&iso).unwrap().len());
 
-    // Live: the ISO as a CD under OVMF. GRUB, loaded from the CD, finds its live menu there
-    // and boots the default entry; stage1 finds the medium by its volume id and runs the
-    // root image from it; the agent knows it is live.
+    // Live: the ISO as a USB stick under OVMF (the install below boots it as a CD). GRUB,
+    // loaded from the stick, finds its live menu there and boots the default entry; stage1
+    // finds the medium among the disks by its volume id and runs the root image from it; the
+    // agent knows it is live.
     let title = format!("Nanolin prime {VERSION}");
     let live_entry = format!("{title} (live)");
     let install_entry = format!("Install {title} to the first disk (erases it)");
     let log = d.join("live.console.log");
     let mut qemu = ovmf(&log);
-    qemu.args(["-monitor", "none", "-cdrom", iso.to_str().unwrap()])
+    qemu.args(["-monitor", "none", "-device", "qemu-xhci,id=xhci", "-drive"])
+        .arg(format!(
+            "if=none,format=raw,id=u0,readonly=on,file={}",
+            iso.display()
+        ))
+        .args(["-device", "usb-storage,bus=xhci.0,drive=u0"])
         .args([
             "-netdev",
             "user,id=n0",
@@ -552,7 +558,7 @@ fn uefi_board_release_boots_live_from_its_iso_and_installs_itself_on_a_disk() {
         &[
             &live_entry,
             &install_entry,
-            "stage1: live medium NANOLIN_PRIME on /dev/sr0",
+            "stage1: live medium NANOLIN_PRIME on /dev/sda",
             "stage1: live system: no data partition",
             "hello from a Nanolin package",
             "a live system installs no updates",

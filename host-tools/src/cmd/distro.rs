@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nanolin_core::version::ReleaseVersion;
+use rustix::fs::FlockOperation;
 use serde_json::{Map, Value};
 
 use crate::board::{Board, Bootloader, Role, StateLocation};
@@ -212,6 +213,22 @@ fn package(
 ) -> Result<BuiltPackage, Error> {
     // The id covers what a recipe is made of, not the target it is built for.
     let dir = store.join(&board.target).join(id);
+    if let Some(built) = stored(&dir) {
+        eprintln!("    {id}: built before, in {}", dir.display());
+        return Ok(built);
+    }
+    // One build of an id at a time: a second `nanolin` on this store waits for the first and
+    // takes its package, rather than building the same one beside it. The lock goes with the
+    // file, when this function returns (or the process ends).
+    let folder = store.join(&board.target);
+    fs::create_dir_all(&folder).map_err(|e| Error::io("create", &folder, e))?;
+    let lock_path = folder.join(format!(".{id}.lock"));
+    let lock = fs::File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
+    if rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive).is_err() {
+        eprintln!("    {id}: being built by another nanolin on this store; waiting for it");
+        rustix::fs::flock(&lock, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io("lock", &lock_path, e.into()))?;
+    }
     if let Some(built) = stored(&dir) {
         eprintln!("    {id}: built before, in {}", dir.display());
         return Ok(built);
